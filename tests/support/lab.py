@@ -1,0 +1,1 @@
+"""Lab-server fixture (filled in by the lab work)."""
