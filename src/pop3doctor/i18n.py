@@ -30,7 +30,7 @@ def detect_lang(env: Mapping[str, str] | None = None) -> Lang:
 def resolve_lang(lang: str | None, env: Mapping[str, str] | None = None) -> Lang:
     """``--lang`` wins when given; otherwise the locale decides."""
     if lang in LANGS:
-        return lang  # type: ignore[return-value]
+        return lang
     return detect_lang(env)
 
 

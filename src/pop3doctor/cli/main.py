@@ -11,7 +11,7 @@ from pop3doctor import __version__
 # Sub-command modules, each exposing a click command named ``command``.  Listed
 # here rather than discovered so a missing module is an import error, not a
 # silently absent command.
-_COMMANDS = [
+_COMMANDS: list[str] = [
 ]
 
 
