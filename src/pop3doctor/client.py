@@ -1,0 +1,549 @@
+"""Async POP3 client: the sans-IO core (protocol/) driven over net/.
+
+    async with Pop3Client("pop.example.com", security="ssl") as client:
+        await client.login("alice", password)
+        count, size = await client.stat()
+        async for chunk in client.retr(1):
+            ...
+
+Security rules enforced here, not left to callers:
+- certificates are verified by default (system trust plus ``ca_file``);
+- a password is never sent on an unencrypted connection unless
+  ``allow_plaintext=True`` (`PolicyError("plaintext-refused")`);
+- ``security="starttls"`` fails with `PolicyError("starttls-unavailable")`
+  when the server does not offer STLS -- it never silently stays in clear text;
+- one login attempt per `login` call: no mechanism fallback that would spend
+  a second password attempt (accounts lock after a few).
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Protocol
+
+from pop3doctor.errors import AuthError, PolicyError, ServerError
+from pop3doctor.net.certs import make_tls_context
+from pop3doctor.net.connection import Connection, open_connection, unverified_certificate
+from pop3doctor.net.errors import CertificateProblem, ConnectionClosed
+from pop3doctor.net.timeouts import Timeouts
+from pop3doctor.protocol import commands as cmd
+from pop3doctor.protocol.capabilities import (
+    Capabilities,
+    LineSplitter,
+    parse_scan_line,
+    parse_stat_text,
+    parse_uidl_line,
+)
+from pop3doctor.protocol.commands import Command
+from pop3doctor.protocol.connection import ClientConnection
+from pop3doctor.protocol.errors import ProtocolError
+from pop3doctor.protocol.events import (
+    NEED_DATA,
+    Closed,
+    Continuation,
+    Data,
+    EndOfData,
+    Event,
+    Greeting,
+    Response,
+    ServerNotice,
+)
+from pop3doctor.protocol.sasl import PASSWORD_MECHANISMS, Mechanism, apop_digest, mechanism_for
+from pop3doctor.transcript import Transcript
+
+
+class Security(enum.StrEnum):
+    SSL = "ssl"  # implicit TLS (RFC 8314), port 995
+    STARTTLS = "starttls"  # STLS upgrade (RFC 2595), port 110
+    PLAIN = "plain"  # no encryption, port 110
+
+
+DEFAULT_PORTS = {Security.SSL: 995, Security.STARTTLS: 110, Security.PLAIN: 110}
+
+#: How much we read per socket read.  Large reads keep the per-chunk Python
+#: overhead small during pipelined retrieval; memory stays bounded by it.
+READ_SIZE = 256 * 1024
+
+#: Listings (CAPA, LIST, UIDL) are collected in memory; bound them.  A UIDL
+#: listing line is at most ~80 octets, so this allows ~800k messages.
+MAX_LISTING_BYTES = 64 * 1024 * 1024
+
+#: RETR commands kept in flight when the server offers PIPELINING.  Enough to
+#: hide a round trip behind ~10 KB messages; small enough that an -ERR in the
+#: middle costs little.
+DEFAULT_WINDOW = 32
+
+
+class MessageSink(Protocol):
+    """Where `retrieve_many` writes one message."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None:
+        """The whole message has arrived."""
+
+    def abort(self) -> None:
+        """The message did not arrive completely (error or connection loss)."""
+
+
+class Pop3Client:
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        security: Security | str = Security.SSL,
+        timeouts: Timeouts | None = None,
+        ca_file: str | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        allow_plaintext: bool = False,
+        nameservers: list[str] | None = None,
+        transcript: Transcript | None = None,
+    ) -> None:
+        self.host = host
+        self.security = Security(security)
+        self.port = port if port is not None else DEFAULT_PORTS[self.security]
+        self.timeouts = timeouts or Timeouts()
+        self.allow_plaintext = allow_plaintext
+        self.server_hostname = server_hostname or host
+        self.nameservers = nameservers
+        self.transcript = transcript if transcript is not None else Transcript()
+        self._tls_context = tls_context
+        self._ca_file = ca_file
+        self._conn: Connection | None = None
+        self._proto = ClientConnection()
+        self.greeting: Greeting | None = None
+        self.capabilities = Capabilities.unknown()
+        #: Capabilities announced before login (they often differ from after).
+        self.capabilities_before_login = Capabilities.unknown()
+        self.logged_in = False
+
+    # ---- connection ----------------------------------------------------------------
+
+    @property
+    def tls_context(self) -> ssl.SSLContext:
+        if self._tls_context is None:
+            self._tls_context = make_tls_context(self._ca_file)
+        return self._tls_context
+
+    @property
+    def connection(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("not connected")
+        return self._conn
+
+    @property
+    def encrypted(self) -> bool:
+        return self._conn is not None and self._conn.tls is not None
+
+    async def __aenter__(self) -> Pop3Client:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            await self.quit()
+        await self.aclose()
+
+    async def connect(self) -> None:
+        """Connect, read the greeting, read CAPA, and upgrade with STLS when asked."""
+        implicit = self.security is Security.SSL
+        self._conn = await open_connection(
+            self.host,
+            self.port,
+            timeouts=self.timeouts,
+            tls=self.tls_context if implicit else None,
+            server_hostname=self.server_hostname,
+            nameservers=self.nameservers,
+        )
+        self.transcript.note(f"connected to {self._conn.peer[0]} port {self.port}" + (" (TLS)" if implicit else ""))
+        self.greeting = await self._read_greeting()
+        await self.capa()
+        if self.security is Security.STARTTLS:
+            await self.starttls()
+
+    async def starttls(self) -> None:
+        if self.capabilities.known and not self.capabilities.stls:
+            raise PolicyError("starttls-unavailable", "the server does not offer STLS")
+        response = await self._single(cmd.simple("STLS"), stage="stls")
+        if not response.ok:
+            raise PolicyError("starttls-unavailable", str(response.status))
+        try:
+            await self.connection.start_tls(
+                self.tls_context, server_hostname=self.server_hostname, timeout=self.timeouts.tls
+            )
+        except CertificateProblem as problem:
+            if problem.cert is None:
+                # The diagnosis needs the certificate's facts even though it failed
+                # verification: fetch it once more over a fresh, unverified STLS.
+                problem.cert = await unverified_certificate(
+                    self._plain_before_tls, server_hostname=self.server_hostname, timeout=self.timeouts.tls
+                )
+            raise
+        self._proto.tls_started()
+        self.transcript.note("TLS started (STLS)")
+        await self.capa()
+
+    async def _plain_before_tls(self) -> Connection:
+        conn = await open_connection(self.host, self.port, timeouts=self.timeouts, nameservers=self.nameservers)
+        proto = ClientConnection()
+        try:
+            await _expect(conn, proto, None, self.timeouts.greeting)
+            conn.write(proto.send(cmd.simple("STLS")))
+            await _expect(conn, proto, "STLS", self.timeouts.command)
+        except BaseException:
+            await conn.aclose()
+            raise
+        return conn
+
+    async def aclose(self) -> None:
+        if self._conn is not None:
+            await self._conn.aclose()
+
+    # ---- reading events ------------------------------------------------------------
+
+    async def _next_event(self, phase: str = "command") -> Event:
+        timeout = self.timeouts.greeting if phase == "greeting" else self.timeouts.command
+        while True:
+            event = self._proto.next_event()
+            if event is not NEED_DATA:
+                assert not isinstance(event, type(NEED_DATA))
+                return event
+            try:
+                data = await self.connection.read(READ_SIZE, timeout=timeout, phase=phase)
+            except ConnectionClosed:
+                data = b""
+            self._proto.receive_data(data)
+
+    async def _read_greeting(self) -> Greeting:
+        event = await self._next_event("greeting")
+        if isinstance(event, Greeting):
+            self.transcript.server(event.raw.decode("utf-8", "replace"))
+            if not event.status.ok:
+                raise ServerError("greeting", None, event.status)
+            return event
+        raise ProtocolError(f"expected a greeting, got {event!r}")
+
+    async def _response(self, command: Command) -> Response:
+        event = await self._next_event()
+        if isinstance(event, Response) and event.command is command:
+            self.transcript.server(event.raw.decode("utf-8", "replace"))
+            return event
+        if isinstance(event, ServerNotice):
+            self.transcript.server(event.raw.decode("utf-8", "replace"))
+            raise ServerError(command.name.lower(), command.redacted(), event.status)
+        raise ProtocolError(f"unexpected {type(event).__name__} while waiting for {command.name}")
+
+    def _send(self, command: Command) -> None:
+        data = self._proto.send(command)
+        self.transcript.client(command.redacted())
+        self.connection.write(data)
+
+    async def _single(self, command: Command, *, stage: str | None = None) -> Response:
+        self._send(command)
+        await self.connection.drain(timeout=self.timeouts.command)
+        return await self._response(command)
+
+    async def _checked(self, command: Command) -> Response:
+        response = await self._single(command)
+        if not response.ok:
+            raise ServerError(command.name.lower(), command.redacted(), response.status)
+        return response
+
+    async def _body(self, command: Command) -> AsyncIterator[bytes]:
+        while True:
+            event = await self._next_event()
+            if isinstance(event, Data):
+                yield event.data
+            elif isinstance(event, EndOfData):
+                return
+            else:
+                raise ProtocolError(f"unexpected {type(event).__name__} inside {command.name} data")
+
+    async def _listing(self, command: Command) -> tuple[Response, list[bytes] | None]:
+        """A multi-line command's response and lines (None when the server said -ERR)."""
+        response = await self._single(command)
+        if not response.ok:
+            return response, None
+        splitter = LineSplitter()
+        lines: list[bytes] = []
+        total = 0
+        async for chunk in self._body(command):
+            total += len(chunk)
+            if total > MAX_LISTING_BYTES:
+                raise ProtocolError(f"{command.name} listing exceeds {MAX_LISTING_BYTES} octets")
+            lines.extend(splitter.feed(chunk))
+        lines.extend(splitter.close())
+        return response, lines
+
+    # ---- commands ------------------------------------------------------------------
+
+    async def capa(self) -> Capabilities:
+        _, lines = await self._listing(cmd.simple("CAPA"))
+        caps = Capabilities.parse(lines) if lines is not None else Capabilities.unknown()
+        if lines is not None:
+            self.transcript.server("(CAPA) " + " | ".join(x.decode("utf-8", "replace") for x in lines))
+        self.capabilities = caps
+        if not self.logged_in:
+            self.capabilities_before_login = caps
+        self._proto.pipelining = caps.pipelining
+        return caps
+
+    def choose_mechanism(self) -> str:
+        """The login method `login` will use: a SASL name, "APOP" or "USER".
+
+        Over TLS every method is equally protected on the wire, so we prefer
+        the ones that also work when the server stores only password hashes
+        (PLAIN, LOGIN, USER); CRAM-MD5 and APOP need reversible storage and
+        fail on many servers that still announce them.  Without TLS (only when
+        explicitly allowed) we prefer the methods that keep the password off
+        the wire: CRAM-MD5, then APOP.
+        """
+        offered = set(self.capabilities.sasl)
+        apop = self.greeting is not None and self.greeting.apop_timestamp is not None
+        user_ok = "USER" in self.capabilities or not self.capabilities.known
+        order = (
+            ["PLAIN", "LOGIN", "USER", "CRAM-MD5", "APOP"]
+            if self.encrypted
+            else ["CRAM-MD5", "APOP", "PLAIN", "LOGIN", "USER"]
+        )
+        for name in order:
+            if (name in PASSWORD_MECHANISMS and name in offered) or (name == "APOP" and apop):
+                return name
+            if name == "USER" and user_ok:
+                return name
+        raise PolicyError("mechanism-unavailable", f"offered: {' '.join(sorted(offered)) or 'none'}")
+
+    async def login(self, user: str, password: str, *, mechanism: str | None = None) -> None:
+        """Log in once.  Raises `AuthError` on refusal, `PolicyError` when we will not try."""
+        if not self.encrypted and not self.allow_plaintext:
+            raise PolicyError("plaintext-refused", "the connection is not encrypted")
+        name = (mechanism or self.choose_mechanism()).upper()
+        if "UTF8" in self.capabilities and not user.isascii():
+            await self._checked(cmd.simple("UTF8"))  # RFC 6856: UTF-8 user names
+        if name == "USER":
+            response = await self._single(cmd.user(user))
+            if not response.ok:
+                raise AuthError("user", f"USER {user}", response.status)
+            response = await self._single(cmd.pass_(password))
+            if not response.ok:
+                raise AuthError("login", "PASS ********", response.status)
+        elif name == "APOP":
+            if self.greeting is None or self.greeting.apop_timestamp is None:
+                raise PolicyError("mechanism-unavailable", "no APOP timestamp in the greeting")
+            command = cmd.apop(user, apop_digest(self.greeting.apop_timestamp, password))
+            response = await self._single(command)
+            if not response.ok:
+                raise AuthError("login", command.redacted(), response.status)
+        else:
+            await self._sasl(mechanism_for(name, user, password))
+        self.logged_in = True
+        self.transcript.note(f"logged in ({name})")
+        await self.capa()  # RFC 2449 s5: capabilities may differ after login
+
+    async def login_oauth2(self, user: str, token: str, *, mechanism: str | None = None) -> None:
+        """Log in with an OAuth2 bearer token (XOAUTH2 or OAUTHBEARER, whichever is offered)."""
+        if not self.encrypted and not self.allow_plaintext:
+            raise PolicyError("plaintext-refused", "the connection is not encrypted")
+        offered = self.capabilities.sasl
+        name = mechanism or next((m for m in ("OAUTHBEARER", "XOAUTH2") if m in offered), "XOAUTH2")
+        await self._sasl(mechanism_for(name, user, token))
+        self.logged_in = True
+        await self.capa()
+
+    async def _sasl(self, mech: Mechanism) -> None:
+        initial = mech.initial_response()
+        command: Command
+        if initial is not None:
+            encoded = base64.b64encode(initial).decode("ascii") or "="
+            command = cmd.auth(mech.name, encoded)
+            if len(command.encode()) > 255:
+                # RFC 5034 s4: too long for the command line: send the mechanism
+                # alone and the response after the server's empty challenge.
+                command = cmd.auth(mech.name)
+        else:
+            command = cmd.auth(mech.name)
+        self._send(command)
+        await self.connection.drain(timeout=self.timeouts.command)
+        while True:
+            event = await self._next_event()
+            if isinstance(event, Continuation):
+                self.transcript.server(event.raw.decode("utf-8", "replace"))
+                answer = mech.respond(event.challenge)
+                self.transcript.client("(SASL response hidden)" if answer else "(empty or cancel)")
+                self.connection.write(self._proto.send_sasl_response(answer))
+                await self.connection.drain(timeout=self.timeouts.command)
+                continue
+            if isinstance(event, Response) and event.command is command:
+                self.transcript.server(event.raw.decode("utf-8", "replace"))
+                if event.ok:
+                    return
+                error = AuthError("login", command.redacted(), event.status)
+                error.sasl_error = getattr(mech, "error", None)
+                raise error
+            raise ProtocolError(f"unexpected {type(event).__name__} during AUTH")
+
+    async def stat(self) -> tuple[int, int]:
+        response = await self._checked(cmd.simple("STAT"))
+        return parse_stat_text(response.status.text)
+
+    async def list(self) -> dict[int, int]:
+        response, lines = await self._listing(cmd.simple("LIST"))
+        if lines is None:
+            raise ServerError("list", "LIST", response.status)
+        return dict(parse_scan_line(line) for line in lines)
+
+    async def uidl(self) -> dict[int, str] | None:
+        """Unique ids per message number, or None when the server has no UIDL."""
+        _, lines = await self._listing(cmd.simple("UIDL"))
+        if lines is None:
+            return None
+        return dict(parse_uidl_line(line) for line in lines)
+
+    async def top(self, msgnum: int, lines: int = 0) -> bytes:
+        command = cmd.simple("TOP", msgnum, lines)
+        response = await self._single(command)
+        if not response.ok:
+            raise ServerError("top", command.redacted(), response.status)
+        return b"".join([chunk async for chunk in self._body(command)])
+
+    async def retr(self, msgnum: int) -> AsyncIterator[bytes]:
+        """Stream one message (dot-unstuffed, CRLF as sent).  Consume it fully."""
+        command = cmd.simple("RETR", msgnum)
+        response = await self._single(command)
+        if not response.ok:
+            raise ServerError("retr", command.redacted(), response.status)
+        async for chunk in self._body(command):
+            yield chunk
+
+    async def retr_bytes(self, msgnum: int) -> bytes:
+        return b"".join([chunk async for chunk in self.retr(msgnum)])
+
+    async def retrieve_many(
+        self,
+        msgnums: Sequence[int],
+        open_sink: Callable[[int], MessageSink],
+        *,
+        window: int | None = None,
+        on_error: Callable[[int, ServerError], None] | None = None,
+    ) -> None:
+        """RETR each message into the sink ``open_sink(msgnum)`` returns.
+
+        With PIPELINING, up to ``window`` RETR commands are in flight, written
+        in one burst; without it, one at a time.  A sink is closed when its
+        message is complete and aborted when it is not.  ``-ERR`` for one
+        message goes to ``on_error`` (default: raise).
+        """
+        if window is None:
+            window = DEFAULT_WINDOW if self._proto.pipelining else 1
+        todo = deque(msgnums)
+        inflight: deque[tuple[int, Command]] = deque()
+        sink: MessageSink | None = None
+        try:
+            while todo or inflight:
+                burst = []
+                while todo and len(inflight) < window:
+                    command = cmd.simple("RETR", todo[0])
+                    if not self._proto.can_send(command):
+                        break
+                    burst.append(self._proto.send(command))
+                    inflight.append((todo.popleft(), command))
+                if burst:
+                    self.connection.write(b"".join(burst))
+                    await self.connection.drain(timeout=self.timeouts.command)
+                msgnum, command = inflight[0]
+                event = await self._next_event()
+                if isinstance(event, Response) and event.command is command:
+                    if not event.ok:
+                        inflight.popleft()
+                        error = ServerError("retr", command.redacted(), event.status)
+                        if on_error is None:
+                            raise error
+                        on_error(msgnum, error)
+                        continue
+                    sink = open_sink(msgnum)
+                    while True:
+                        event = await self._next_event()
+                        if isinstance(event, Data):
+                            sink.write(event.data)
+                        elif isinstance(event, EndOfData):
+                            break
+                        else:
+                            raise ProtocolError(f"unexpected {type(event).__name__} inside RETR data")
+                    inflight.popleft()
+                    done, sink = sink, None
+                    done.close()
+                elif isinstance(event, ServerNotice):
+                    raise ServerError("retr", command.redacted(), event.status)
+                else:
+                    raise ProtocolError(f"unexpected {type(event).__name__} while waiting for RETR")
+        finally:
+            if sink is not None:
+                sink.abort()
+
+    async def dele(self, msgnum: int) -> None:
+        await self._checked(cmd.simple("DELE", msgnum))
+
+    async def dele_many(self, msgnums: Iterable[int]) -> list[int]:
+        """Mark messages deleted, pipelined when offered; returns the numbers the server accepted."""
+        accepted: list[int] = []
+        todo = deque(msgnums)
+        inflight: deque[tuple[int, Command]] = deque()
+        while todo or inflight:
+            burst = []
+            while todo and len(inflight) < DEFAULT_WINDOW * 4:
+                command = cmd.simple("DELE", todo[0])
+                if not self._proto.can_send(command):
+                    break
+                burst.append(self._proto.send(command))
+                self.transcript.client(command.redacted())
+                inflight.append((todo.popleft(), command))
+            if burst:
+                self.connection.write(b"".join(burst))
+                await self.connection.drain(timeout=self.timeouts.command)
+            msgnum, command = inflight.popleft()
+            response = await self._response(command)
+            if response.ok:
+                accepted.append(msgnum)
+        return accepted
+
+    async def noop(self) -> None:
+        await self._checked(cmd.simple("NOOP"))
+
+    async def rset(self) -> None:
+        await self._checked(cmd.simple("RSET"))
+
+    async def quit(self) -> None:
+        """QUIT: the server commits deletions (RFC 1939 UPDATE state).  Raises if it refuses."""
+        if self._conn is None or self._proto.state.value == "closed":
+            return
+        command = cmd.simple("QUIT")
+        response = await self._single(command)
+        if not response.ok:
+            raise ServerError("quit", "QUIT", response.status)
+        try:
+            event = await self._next_event()
+            if not isinstance(event, Closed):
+                raise ProtocolError("data after QUIT")
+        except (ProtocolError, OSError):
+            pass
+
+
+async def _expect(conn: Connection, proto: ClientConnection, name: str | None, timeout: float) -> None:
+    """Read until the greeting (name None) or the +OK to ``name``; raise on anything else."""
+    while True:
+        event = proto.next_event()
+        if event is NEED_DATA:
+            proto.receive_data(await conn.read(4096, timeout=timeout, phase="command"))
+            continue
+        if isinstance(event, Greeting | Response) and event.status.ok:
+            return
+        raise ProtocolError(f"unexpected answer while preparing STLS: {event!r}")
