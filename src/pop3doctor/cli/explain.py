@@ -1,0 +1,79 @@
+"""``pop3doctor explain TEXT``: what a pasted server reply or error message means.
+
+Thin front end over `pop3doctor.knowledge.explain`: no network, no protocol
+logic.  Exit status 0 when the text was classified, 1 when it was not.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+
+from pop3doctor.i18n import Lang, Msg, resolve_lang
+from pop3doctor.knowledge.causes import get_cause
+from pop3doctor.knowledge.explain import explain
+
+_UNKNOWN = Msg(
+    ja="このメッセージの原因はわかりませんでした。",
+    en="The cause of this message is not known.",
+)
+_ADVICE = Msg(
+    ja="`pop3doctor diagnose` を実行すると、接続からログインまで順に調べて原因を特定します。",
+    en="Run `pop3doctor diagnose` to check each step from connecting to logging in.",
+)
+_CAUSE = Msg(ja="原因", en="Cause")
+_REMEDY = Msg(ja="対処方法", en="What to do")
+_SOURCE = Msg(ja="判定の根拠", en="Based on")
+
+
+def _payload(cause: str | None, lang: Lang, source: str | None) -> dict[str, object]:
+    if cause is None:
+        return {"cause": None, "title": None, "remedy": [_ADVICE(lang)], "source": None}
+    info = get_cause(cause)
+    return {
+        "cause": cause,
+        "title": info.title(lang),
+        "remedy": info.remedy_text(lang),
+        "source": source,
+    }
+
+
+# A pasted reply starts with "-ERR", which click would read as an option: unknown
+# options are kept as text, and several words are joined, so quoting is optional.
+@click.command(
+    "explain",
+    # No "-h": inside a pasted "-ERR ... https://..." click would read the h as -h.
+    context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]},
+)
+@click.argument("text", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--lang", type=click.Choice(["ja", "en"]), default=None, help="ja or en.")
+def command(text: tuple[str, ...], as_json: bool, lang: str | None) -> None:
+    """サーバーの応答やメールソフトのエラー文の意味を説明します。
+    Explain a server reply or a mail program's error message."""
+    language = resolve_lang(lang)
+    result = explain(" ".join(text))
+    payload = _payload(result.cause, language, result.matched_pattern_source)
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False))
+    else:
+        # soft_wrap: rich breaks lines only at spaces, which splits Japanese text
+        # at odd places ("2 段階"); the terminal wraps it better.
+        console = Console(highlight=False, soft_wrap=True)
+        if result.cause is None:
+            console.print(f"[bold yellow]{_UNKNOWN(language)}[/]")
+            console.print(_ADVICE(language), markup=False)
+        else:
+            info = get_cause(result.cause)
+            console.print(f"[bold]{_CAUSE(language)}:[/] ", end="")
+            console.print(f"{info.title(language)} ({result.cause})", markup=False)
+            console.print(info.explanation_text(language), markup=False)
+            console.print(f"[bold]{_REMEDY(language)}:[/]")
+            for number, step in enumerate(info.remedy_text(language), 1):
+                console.print(f"  {number}. {step}", markup=False)
+            if result.matched_pattern_source:
+                console.print(f"[dim]{_SOURCE(language)}:[/] ", end="")
+                console.print(result.matched_pattern_source, markup=False, style="dim")
+    raise SystemExit(0 if result.cause is not None else 1)
