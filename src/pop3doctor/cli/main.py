@@ -12,6 +12,7 @@ from pop3doctor import __version__
 # here rather than discovered so a missing module is an import error, not a
 # silently absent command.
 _COMMANDS: list[str] = [
+    "explain",
 ]
 
 
