@@ -1,0 +1,312 @@
+"""An established TCP (optionally TLS) connection, and how to open one.
+
+`open_connection` = resolve -> Happy Eyeballs -> optional implicit TLS.
+`Connection` reads and writes with a timeout per call and raises typed
+errors (`ConnectionClosed`, `ReadTimeout`, ...) instead of returning b"".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from pop3doctor.net.attempt import Attempt
+from pop3doctor.net.certs import CertFacts, cert_facts, make_tls_context
+from pop3doctor.net.errors import (
+    CertificateProblem,
+    ConnectionClosed,
+    NetError,
+    ReadTimeout,
+    TlsHandshakeFailed,
+    WriteTimeout,
+)
+from pop3doctor.net.happy_eyeballs import race
+from pop3doctor.net.resolve import ip_literal, resolve
+from pop3doctor.net.timeouts import Timeouts
+from pop3doctor.net.tls_errors import classify_tls_error
+
+__all__ = [
+    "Attempt",
+    "Connection",
+    "TlsInfo",
+    "open_connection",
+    "unverified_certificate",
+]
+
+
+@dataclass(frozen=True)
+class TlsInfo:
+    """The negotiated TLS session: version ("TLSv1.3"), cipher name, leaf certificate."""
+
+    version: str | None
+    cipher: str | None
+    cert: CertFacts | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "cipher": self.cipher,
+            "cert": None if self.cert is None else self.cert.to_dict(),
+        }
+
+
+def _ms_since(start: float) -> float:
+    return (time.monotonic() - start) * 1000.0
+
+
+def _tls_info(writer: asyncio.StreamWriter) -> TlsInfo:
+    ssl_object = writer.get_extra_info("ssl_object")
+    if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
+        return TlsInfo(version=None, cipher=None, cert=None)
+    der = ssl_object.getpeercert(binary_form=True)
+    cipher = ssl_object.cipher()
+    facts: CertFacts | None = None
+    if der:
+        with contextlib.suppress(ValueError):
+            facts = cert_facts(der)
+    return TlsInfo(
+        version=ssl_object.version(),
+        cipher=cipher[0] if cipher else None,
+        cert=facts,
+    )
+
+
+class Connection:
+    """A connected stream to ``host``:``port`` (``peer`` is the address used).
+
+    Not safe for concurrent reads.  After any `NetError` from `read`,
+    `drain` or `start_tls` the connection should be closed with `aclose`.
+    """
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        host: str,
+        port: int,
+        attempts: list[Attempt],
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.host = host
+        self.port = port
+        peer = writer.get_extra_info("peername")
+        self.peer: tuple[str, int] = (str(peer[0]), int(peer[1])) if peer else ("", port)
+        self.attempts = attempts
+        self.tls: TlsInfo | None = None
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.host}:{self.port} via {self.peer[0]} tls={self.tls is not None}>"
+
+    async def read(self, max_bytes: int = 65536, *, timeout: float, phase: str) -> bytes:
+        """Up to ``max_bytes`` bytes, at least one.
+
+        Raises `ReadTimeout` if nothing arrives within ``timeout`` seconds and
+        `ConnectionClosed` on EOF or reset; never returns b"".
+        """
+        start = time.monotonic()
+        try:
+            data = await asyncio.wait_for(self._reader.read(max_bytes), timeout)
+        except TimeoutError:
+            raise ReadTimeout(
+                f"no data from {self.host}:{self.port} within {timeout:g}s ({phase})",
+                phase=phase,
+                host=self.host,
+                port=self.port,
+                address=self.peer[0],
+                elapsed_ms=_ms_since(start),
+            ) from None
+        except (ConnectionError, ssl.SSLError) as exc:
+            # Reset, broken pipe, or a TLS record error: the stream is gone.
+            raise ConnectionClosed(
+                f"connection to {self.host}:{self.port} broke ({phase})",
+                phase=phase,
+                reset=True,
+                host=self.host,
+                port=self.port,
+                address=self.peer[0],
+                elapsed_ms=_ms_since(start),
+            ) from exc
+        if not data:
+            raise ConnectionClosed(
+                f"{self.host}:{self.port} closed the connection ({phase})",
+                phase=phase,
+                host=self.host,
+                port=self.port,
+                address=self.peer[0],
+                elapsed_ms=_ms_since(start),
+            )
+        return data
+
+    def write(self, data: bytes) -> None:
+        """Queue ``data``; call `drain` to wait until the peer takes it."""
+        self._writer.write(data)
+
+    async def drain(self, *, timeout: float) -> None:
+        """Wait for the send buffer to empty.
+
+        Raises `WriteTimeout` (phase "write") or `ConnectionClosed` (phase
+        "write", reset=True) when the peer is gone.
+        """
+        start = time.monotonic()
+        try:
+            await asyncio.wait_for(self._writer.drain(), timeout)
+        except TimeoutError:
+            raise WriteTimeout(
+                f"{self.host}:{self.port} did not accept data within {timeout:g}s",
+                phase="write",
+                host=self.host,
+                port=self.port,
+                address=self.peer[0],
+                elapsed_ms=_ms_since(start),
+            ) from None
+        except (ConnectionError, ssl.SSLError) as exc:
+            raise ConnectionClosed(
+                f"connection to {self.host}:{self.port} broke while writing",
+                phase="write",
+                reset=True,
+                host=self.host,
+                port=self.port,
+                address=self.peer[0],
+                elapsed_ms=_ms_since(start),
+            ) from exc
+
+    async def start_tls(
+        self, context: ssl.SSLContext, *, server_hostname: str, timeout: float
+    ) -> None:
+        """Upgrade this connection to TLS in place (STARTTLS or implicit TLS).
+
+        Sets `tls` on success.  Raises `CertificateProblem` (``cert`` None:
+        see `unverified_certificate`) or `TlsHandshakeFailed`; the connection
+        is then unusable.  Bytes already buffered from the peer before the
+        upgrade would be lost, which is why STARTTLS callers must read the
+        server's reply to STLS completely first.
+        """
+        start = time.monotonic()
+        try:
+            # Our own deadline decides; asyncio's handshake timeout is only a
+            # backstop so that its ConnectionAbortedError never wins the race.
+            await asyncio.wait_for(
+                self._writer.start_tls(
+                    context,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=timeout * 2 + 1,
+                ),
+                timeout,
+            )
+        except (TimeoutError, OSError, EOFError) as exc:
+            raise classify_tls_error(
+                exc,
+                host=self.host,
+                port=self.port,
+                address=self.peer[0],
+                elapsed_ms=_ms_since(start),
+                attempts=self.attempts,
+            ) from exc
+        self.tls = _tls_info(self._writer)
+
+    async def aclose(self) -> None:
+        """Close the connection; never raises."""
+        try:
+            self._writer.close()
+            await asyncio.wait_for(self._writer.wait_closed(), 2.0)
+        except (Exception, asyncio.CancelledError):  # noqa: S110 - closing is best effort
+            pass
+
+
+async def _connect_plain(
+    host: str,
+    port: int,
+    addresses: list[tuple[str, str]],
+    *,
+    timeout: float,
+    delay: float,
+) -> Connection:
+    sock, attempts = await race(host, port, addresses, timeout=timeout, delay=delay)
+    try:
+        reader, writer = await asyncio.open_connection(sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    return Connection(reader, writer, host=host, port=port, attempts=attempts)
+
+
+async def open_connection(
+    host: str,
+    port: int,
+    *,
+    timeouts: Timeouts,
+    tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+    nameservers: list[str] | None = None,
+    happy_eyeballs_delay: float = 0.25,
+) -> Connection:
+    """Resolve ``host``, connect (Happy Eyeballs), then implicit TLS if ``tls`` is given.
+
+    ``server_hostname`` (default ``host``) is what the certificate must
+    name and what is sent as SNI.  Raises `DnsNotFound`/`DnsUnavailable`,
+    a `ConnectError` subclass, or `TlsHandshakeFailed`/`CertificateProblem`.
+    A `CertificateProblem` carries the leaf's facts (``cert``), fetched by
+    one extra unverified handshake to the same address, because the
+    diagnosis needs the issuer, dates and names of exactly the certificate
+    that failed.  Every error raised after resolution carries ``attempts``.
+    """
+    addresses = await resolve(host, timeout=timeouts.resolve, nameservers=nameservers)
+    conn = await _connect_plain(
+        host, port, addresses, timeout=timeouts.connect, delay=happy_eyeballs_delay
+    )
+    if tls is None:
+        return conn
+    hostname = server_hostname or (ip_literal(host) or host)
+    try:
+        await conn.start_tls(tls, server_hostname=hostname, timeout=timeouts.tls)
+    except CertificateProblem as exc:
+        await conn.aclose()
+        address = conn.peer[0]
+        family = "ipv6" if ":" in address else "ipv4"
+
+        async def reopen() -> Connection:
+            return await _connect_plain(
+                host, port, [(family, address)], timeout=timeouts.connect, delay=0
+            )
+
+        # Filled in after construction: the facts come from a second connection.
+        exc.cert = await unverified_certificate(
+            reopen, server_hostname=hostname, timeout=timeouts.tls
+        )
+        raise
+    except BaseException:
+        await conn.aclose()
+        raise
+    return conn
+
+
+async def unverified_certificate(
+    open_plain: Callable[[], Awaitable[Connection]], *, server_hostname: str, timeout: float
+) -> CertFacts | None:
+    """The peer's leaf certificate, read without verifying it; None if that fails.
+
+    ``open_plain`` returns a plain `Connection` positioned right before the
+    TLS handshake (for STARTTLS: after the server accepted STLS).  The
+    connection is closed before returning; nothing is sent over it after the
+    handshake.  Connection and handshake errors are swallowed (the result is
+    supplementary evidence), so the answer is None when the second look fails.
+    """
+    try:
+        conn = await open_plain()
+    except NetError:
+        return None
+    try:
+        await conn.start_tls(
+            make_tls_context(verify=False), server_hostname=server_hostname, timeout=timeout
+        )
+    except TlsHandshakeFailed:
+        return None
+    finally:
+        await conn.aclose()
+    return conn.tls.cert if conn.tls is not None else None

@@ -1,0 +1,58 @@
+"""Per-phase time limits for network work.
+
+Each phase gets its own limit because each fails for a different reason: a
+slow resolver, a firewall that drops SYNs, a TLS peer that never answers, a
+server that accepts but never greets, a command that is slow on a big mailbox.
+One global timeout would hide which of these happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds allowed for each phase; every value is > 0."""
+
+    resolve: float = 8.0
+    connect: float = 8.0
+    tls: float = 8.0
+    greeting: float = 15.0
+    command: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("resolve", "connect", "tls", "greeting", "command"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"timeout {name} must be > 0, got {value!r}")
+
+    def scaled(self, factor: float) -> Timeouts:
+        """Every phase multiplied by ``factor`` (> 0); for slow links or quick probes."""
+        if not factor > 0:
+            raise ValueError(f"factor must be > 0, got {factor!r}")
+        return Timeouts(
+            resolve=self.resolve * factor,
+            connect=self.connect * factor,
+            tls=self.tls * factor,
+            greeting=self.greeting * factor,
+            command=self.command * factor,
+        )
+
+    @classmethod
+    def from_total(cls, seconds: float) -> Timeouts:
+        """The ``--timeout S`` mapping.
+
+        resolve, connect and tls get S; the greeting gets 2*S because some
+        servers do a reverse-DNS or RBL lookup before greeting; commands get
+        max(4*S, 30) because RETR of a large message legitimately takes long.
+        """
+        if not seconds > 0:
+            raise ValueError(f"timeout must be > 0, got {seconds!r}")
+        return cls(
+            resolve=seconds,
+            connect=seconds,
+            tls=seconds,
+            greeting=seconds * 2,
+            command=max(seconds * 4, 30.0),
+        )
