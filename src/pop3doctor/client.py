@@ -155,6 +155,14 @@ class Pop3Client:
 
     async def connect(self) -> None:
         """Connect, read the greeting, read CAPA, and upgrade with STLS when asked."""
+        await self.open()
+        await self.read_greeting()
+        await self.capa()
+        if self.security is Security.STARTTLS:
+            await self.starttls()
+
+    async def open(self) -> Connection:
+        """TCP connect (and the TLS handshake for implicit TLS).  Step 1 of `connect`."""
         implicit = self.security is Security.SSL
         self._conn = await open_connection(
             self.host,
@@ -165,10 +173,18 @@ class Pop3Client:
             nameservers=self.nameservers,
         )
         self.transcript.note(f"connected to {self._conn.peer[0]} port {self.port}" + (" (TLS)" if implicit else ""))
-        self.greeting = await self._read_greeting()
-        await self.capa()
-        if self.security is Security.STARTTLS:
-            await self.starttls()
+        return self._conn
+
+    async def read_greeting(self) -> Greeting:
+        """Step 2 of `connect`: the server's first line (`ServerError` for ``-ERR``)."""
+        event = await self._next_event("greeting")
+        if not isinstance(event, Greeting):
+            raise ProtocolError(f"expected a greeting, got {event!r}")
+        self.transcript.server(event.raw.decode("utf-8", "replace"))
+        self.greeting = event
+        if not event.status.ok:
+            raise ServerError("greeting", None, event.status)
+        return event
 
     async def starttls(self) -> None:
         if self.capabilities.known and not self.capabilities.stls:
@@ -222,15 +238,6 @@ class Pop3Client:
             except ConnectionClosed:
                 data = b""
             self._proto.receive_data(data)
-
-    async def _read_greeting(self) -> Greeting:
-        event = await self._next_event("greeting")
-        if isinstance(event, Greeting):
-            self.transcript.server(event.raw.decode("utf-8", "replace"))
-            if not event.status.ok:
-                raise ServerError("greeting", None, event.status)
-            return event
-        raise ProtocolError(f"expected a greeting, got {event!r}")
 
     async def _response(self, command: Command) -> Response:
         event = await self._next_event()

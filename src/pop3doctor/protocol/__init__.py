@@ -4,7 +4,13 @@ from pop3doctor.protocol.capabilities import Capabilities, LineSplitter
 from pop3doctor.protocol.codes import ResponseCode, StatusLine, parse_status_line
 from pop3doctor.protocol.commands import Command
 from pop3doctor.protocol.connection import ClientConnection, State
-from pop3doctor.protocol.errors import LineTooLong, LocalProtocolError, ProtocolError, RemoteClosed
+from pop3doctor.protocol.errors import (
+    LineTooLong,
+    LocalProtocolError,
+    NotPop3Greeting,
+    ProtocolError,
+    RemoteClosed,
+)
 from pop3doctor.protocol.events import (
     NEED_DATA,
     Closed,
@@ -31,6 +37,7 @@ __all__ = [
     "LineSplitter",
     "LineTooLong",
     "LocalProtocolError",
+    "NotPop3Greeting",
     "ProtocolError",
     "RemoteClosed",
     "Response",

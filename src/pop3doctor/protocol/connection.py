@@ -28,6 +28,7 @@ from pop3doctor.protocol.commands import Command
 from pop3doctor.protocol.errors import (
     LineTooLong,
     LocalProtocolError,
+    NotPop3Greeting,
     ProtocolError,
     RemoteClosed,
 )
@@ -208,7 +209,7 @@ class ClientConnection:
     def _on_greeting(self, line: bytes) -> Greeting:
         status = parse_status_line(line)
         if status is None:
-            raise ProtocolError(f"not a POP3 greeting: {_show(line)}")
+            raise NotPop3Greeting(f"not a POP3 greeting: {_show(line)}", line=bytes(line))
         match = _APOP_TIMESTAMP.search(line)
         timestamp = match.group().decode("ascii", "replace") if match else None
         self.state = State.AUTHORIZATION if status.ok else State.CLOSED

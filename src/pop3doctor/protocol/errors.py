@@ -18,6 +18,18 @@ class LineTooLong(ProtocolError):
     """A status or listing line exceeded the limit (see `limits.MAX_LINE`)."""
 
 
+class NotPop3Greeting(ProtocolError):
+    """The first line is not ``+OK``/``-ERR``: another service (IMAP, SMTP, HTTP) or garbage.
+
+    ``line`` is the first line as received (bounded by the line limit) so the
+    caller can say *what* answered instead.
+    """
+
+    def __init__(self, message: str, *, line: bytes) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 class RemoteClosed(ProtocolError):
     """The server closed the connection while a response was still owed.
 
