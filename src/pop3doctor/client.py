@@ -19,6 +19,7 @@ Security rules enforced here, not left to callers:
 from __future__ import annotations
 
 import base64
+import builtins
 import enum
 import ssl
 from collections import deque
@@ -52,6 +53,7 @@ from pop3doctor.protocol.events import (
     Greeting,
     Response,
     ServerNotice,
+    _NeedData,
 )
 from pop3doctor.protocol.sasl import PASSWORD_MECHANISMS, Mechanism, apop_digest, mechanism_for
 from pop3doctor.transcript import Transcript
@@ -230,8 +232,7 @@ class Pop3Client:
         timeout = self.timeouts.greeting if phase == "greeting" else self.timeouts.command
         while True:
             event = self._proto.next_event()
-            if event is not NEED_DATA:
-                assert not isinstance(event, type(NEED_DATA))
+            if not isinstance(event, _NeedData):
                 return event
             try:
                 data = await self.connection.read(READ_SIZE, timeout=timeout, phase=phase)
@@ -499,9 +500,9 @@ class Pop3Client:
     async def dele(self, msgnum: int) -> None:
         await self._checked(cmd.simple("DELE", msgnum))
 
-    async def dele_many(self, msgnums: Iterable[int]) -> list[int]:
+    async def dele_many(self, msgnums: Iterable[int]) -> builtins.list[int]:
         """Mark messages deleted, pipelined when offered; returns the numbers the server accepted."""
-        accepted: list[int] = []
+        accepted: builtins.list[int] = []
         todo = deque(msgnums)
         inflight: deque[tuple[int, Command]] = deque()
         while todo or inflight:

@@ -1,0 +1,106 @@
+"""Probe other port/security combinations in parallel, so a report can say what to change.
+
+Probes stop after the greeting, CAPA and (for STARTTLS) the TLS upgrade: they
+never send a password, so they are safe to run against any account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from pop3doctor.client import Pop3Client, Security
+from pop3doctor.diagnosis.model import Settings, Suggestion
+from pop3doctor.knowledge.evidence import cause_for_error
+from pop3doctor.net.timeouts import Timeouts
+
+#: What mail programs offer, best first: implicit TLS (RFC 8314 prefers it),
+#: then STARTTLS.  Plain text is never suggested when either works.
+CANDIDATES: tuple[tuple[int, Security], ...] = (
+    (995, Security.SSL),
+    (110, Security.STARTTLS),
+)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    port: int
+    security: Security
+    ok: bool
+    cause: str | None
+    stls_offered: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "port": self.port,
+            "security": self.security.value,
+            "ok": self.ok,
+            "cause": self.cause,
+        }
+
+
+async def probe(
+    settings: Settings, port: int, security: Security, *, timeouts: Timeouts, nameservers: list[str] | None
+) -> ProbeResult:
+    client = Pop3Client(
+        settings.host,
+        port,
+        security=security,
+        timeouts=timeouts,
+        ca_file=settings.ca_file,
+        nameservers=nameservers,
+    )
+    try:
+        await client.connect()
+    except Exception as exc:  # every failure is evidence here, never a crash
+        return ProbeResult(port, security, False, cause_for_error(exc, implicit_tls=security is Security.SSL))
+    else:
+        stls = client.capabilities.stls
+        try:
+            await client.quit()
+        except Exception:  # noqa: S110 -- the probe already succeeded; QUIT is a courtesy
+            pass
+        return ProbeResult(port, security, True, None, stls)
+    finally:
+        await client.aclose()
+
+
+def candidates_for(settings: Settings, extra_ports: tuple[int, ...] = ()) -> list[tuple[int, Security]]:
+    current = (settings.port, Security(settings.security))
+    combos = list(CANDIDATES)
+    # The user's own port with the other TLS mode: "SSL on a plain port" and
+    # the reverse are the most common mistakes of all.
+    for port in (settings.port, *extra_ports):
+        combos += [(port, Security.SSL), (port, Security.STARTTLS)]
+    seen: list[tuple[int, Security]] = []
+    for combo in combos:
+        if combo != current and combo not in seen:
+            seen.append(combo)
+    return seen
+
+
+async def probe_alternatives(
+    settings: Settings,
+    *,
+    timeouts: Timeouts,
+    nameservers: list[str] | None = None,
+    extra_ports: tuple[int, ...] = (),
+) -> list[ProbeResult]:
+    combos = candidates_for(settings, extra_ports)
+    return list(
+        await asyncio.gather(
+            *(probe(settings, port, sec, timeouts=timeouts, nameservers=nameservers) for port, sec in combos)
+        )
+    )
+
+
+def best(settings: Settings, results: list[ProbeResult]) -> Suggestion | None:
+    """The working combination to suggest: implicit TLS first, then STARTTLS."""
+    working = [r for r in results if r.ok and r.security is not Security.PLAIN]
+    if not working:
+        return None
+    order = {Security.SSL: 0, Security.STARTTLS: 1}
+    # Prefer the standard port for the mode, then the user's port.
+    working.sort(key=lambda r: (order[r.security], r.port not in (995, 110), r.port != settings.port))
+    choice = working[0]
+    return Suggestion(settings.host, choice.port, choice.security.value, settings.user)
