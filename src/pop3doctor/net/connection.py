@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from pop3doctor.net.attempt import Attempt
+from pop3doctor.net.attempt import Attempt, Family
 from pop3doctor.net.certs import CertFacts, cert_facts, make_tls_context
 from pop3doctor.net.errors import (
     CertificateProblem,
@@ -28,6 +30,8 @@ from pop3doctor.net.happy_eyeballs import race
 from pop3doctor.net.resolve import ip_literal, resolve
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.net.tls_errors import classify_tls_error
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Attempt",
@@ -188,26 +192,19 @@ class Connection:
         server's reply to STLS completely first.
         """
         start = time.monotonic()
-        try:
-            # Our own deadline decides; asyncio's handshake timeout is only a
-            # backstop so that its ConnectionAbortedError never wins the race.
-            await asyncio.wait_for(
-                self._writer.start_tls(
-                    context,
-                    server_hostname=server_hostname,
-                    ssl_handshake_timeout=timeout * 2 + 1,
-                ),
-                timeout,
-            )
-        except (TimeoutError, OSError, EOFError) as exc:
-            raise classify_tls_error(
-                exc,
-                host=self.host,
-                port=self.port,
-                address=self.peer[0],
-                elapsed_ms=_ms_since(start),
-                attempts=self.attempts,
-            ) from exc
+        await _handshake(
+            self._writer.start_tls(
+                context,
+                server_hostname=server_hostname,
+                ssl_handshake_timeout=_backstop(timeout),
+            ),
+            timeout=timeout,
+            start=start,
+            host=self.host,
+            port=self.port,
+            address=self.peer[0],
+            attempts=self.attempts,
+        )
         self.tls = _tls_info(self._writer)
 
     async def aclose(self) -> None:
@@ -219,15 +216,40 @@ class Connection:
             pass
 
 
-async def _connect_plain(
-    host: str,
-    port: int,
-    addresses: list[tuple[str, str]],
+def _backstop(timeout: float) -> float:
+    """asyncio's own handshake deadline, set beyond ours so that ours decides
+    (and its ConnectionAbortedError never wins the race)."""
+    return timeout * 2 + 1
+
+
+async def _handshake(
+    work: Awaitable[_T],
     *,
     timeout: float,
-    delay: float,
+    start: float,
+    host: str,
+    port: int,
+    address: str,
+    attempts: list[Attempt],
+) -> _T:
+    """Await a TLS handshake under ``timeout``; failures become `TlsHandshakeFailed`."""
+    try:
+        return await asyncio.wait_for(work, timeout)
+    except (TimeoutError, OSError, EOFError) as exc:
+        raise classify_tls_error(
+            exc,
+            host=host,
+            port=port,
+            address=address,
+            elapsed_ms=_ms_since(start),
+            attempts=attempts,
+        ) from exc
+
+
+async def _wrap_plain(
+    sock: socket.socket, host: str, port: int, attempts: list[Attempt]
 ) -> Connection:
-    sock, attempts = await race(host, port, addresses, timeout=timeout, delay=delay)
+    """Plain streams over a connected socket, which they then own."""
     try:
         reader, writer = await asyncio.open_connection(sock=sock)
     except BaseException:
@@ -257,23 +279,41 @@ async def open_connection(
     that failed.  Every error raised after resolution carries ``attempts``.
     """
     addresses = await resolve(host, timeout=timeouts.resolve, nameservers=nameservers)
-    conn = await _connect_plain(
+    sock, attempts = await race(
         host, port, addresses, timeout=timeouts.connect, delay=happy_eyeballs_delay
     )
     if tls is None:
-        return conn
+        return await _wrap_plain(sock, host, port, attempts)
     hostname = server_hostname or (ip_literal(host) or host)
+    address = str(sock.getpeername()[0])
+    family: Family = "ipv6" if sock.family == socket.AF_INET6 else "ipv4"
+    start = time.monotonic()
     try:
-        await conn.start_tls(tls, server_hostname=hostname, timeout=timeouts.tls)
+        # The handshake must run on the raw socket: a plain StreamReader
+        # created first would swallow the peer's first bytes (e.g. a plain
+        # "+OK" banner), and the TLS layer would then wait for nothing.
+        reader, writer = await _handshake(
+            asyncio.open_connection(
+                sock=sock,
+                ssl=tls,
+                server_hostname=hostname,
+                ssl_handshake_timeout=_backstop(timeouts.tls),
+            ),
+            timeout=timeouts.tls,
+            start=start,
+            host=host,
+            port=port,
+            address=address,
+            attempts=attempts,
+        )
     except CertificateProblem as exc:
-        await conn.aclose()
-        address = conn.peer[0]
-        family = "ipv6" if ":" in address else "ipv4"
+        sock.close()
 
         async def reopen() -> Connection:
-            return await _connect_plain(
+            again, tries = await race(
                 host, port, [(family, address)], timeout=timeouts.connect, delay=0
             )
+            return await _wrap_plain(again, host, port, tries)
 
         # Filled in after construction: the facts come from a second connection.
         exc.cert = await unverified_certificate(
@@ -281,8 +321,10 @@ async def open_connection(
         )
         raise
     except BaseException:
-        await conn.aclose()
+        sock.close()
         raise
+    conn = Connection(reader, writer, host=host, port=port, attempts=attempts)
+    conn.tls = _tls_info(writer)
     return conn
 
 
