@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
 from pop3doctor import __version__
+from pop3doctor.cli.options import EXIT_USAGE
 
 # Sub-command modules, each exposing a click command named ``command``.  Listed
 # here rather than discovered so a missing module is an import error, not a
 # silently absent command.
 _COMMANDS: list[str] = [
     "explain",
+    "diagnose",
 ]
 
 
@@ -28,4 +31,16 @@ for _name in _COMMANDS:
 
 
 def main() -> None:
-    cli()
+    # Usage errors exit 64 (sysexits EX_USAGE) rather than click's 2, because 2
+    # means "problem found" for diagnose.
+    try:
+        cli.main(standalone_mode=False)
+    except click.UsageError as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)

@@ -54,9 +54,3 @@ USERNAME_HINT = Msg(
     "The full e-mail address ({full}) may be the right user name (check it with --try-username-forms)",
 )
 PROVIDER_NOTE = Msg("{provider} の場合: {text}", "For {provider}: {text}")
-
-SECURITY_NAMES = {
-    "ssl": Msg("SSL/TLS", "SSL/TLS"),
-    "starttls": Msg("STARTTLS", "STARTTLS"),
-    "plain": Msg("なし", "none"),
-}

@@ -23,6 +23,7 @@ from pop3doctor.client import Pop3Client, Security
 from pop3doctor.diagnosis import messages as m
 from pop3doctor.diagnosis.alternatives import best, probe, probe_alternatives
 from pop3doctor.diagnosis.model import Finding, Report, Settings, Status, Suggestion
+from pop3doctor.diagnosis.text import SECURITY_LABELS
 from pop3doctor.errors import AuthError, PolicyError
 from pop3doctor.i18n import Msg
 from pop3doctor.knowledge.causes import get_cause
@@ -50,9 +51,10 @@ def filled(msg: Msg, values: Mapping[str, object]) -> Msg:
 class _Run:
     """State of one diagnosis run; `diagnose` drives it."""
 
-    def __init__(self, settings: Settings, nameservers: list[str] | None) -> None:
+    def __init__(self, settings: Settings, nameservers: list[str] | None, extra_ports: tuple[int, ...] = ()) -> None:
         self.settings = settings
         self.nameservers = nameservers
+        self.extra_ports = extra_ports
         self.timeouts = Timeouts.from_total(settings.timeout)
         self.transcript = Transcript()
         self.values: dict[str, object] = dict(settings.public())
@@ -121,7 +123,7 @@ class _Run:
             return
         self.report.suggested = suggestion
         self.values["suggested_port"] = suggestion.port
-        self.values["suggested_security"] = m.SECURITY_NAMES[suggestion.security].en
+        self.values["suggested_security"] = SECURITY_LABELS[suggestion.security].en
         self.values["suggested_host"] = suggestion.host
         self.values["suggested_user"] = suggestion.user
 
@@ -170,13 +172,16 @@ async def diagnose(
     nameservers: list[str] | None = None,
     try_username_forms: bool = False,
     email_domain: str | None = None,
+    extra_ports: tuple[int, ...] = (),
     report: Report | None = None,
 ) -> AsyncIterator[Finding]:
     """Yield one `Finding` per stage as it completes; the last has stage "summary".
 
-    Pass a `Report` to have it filled as well (front ends render it at the end).
+    ``extra_ports`` are probed as alternatives besides 995 and 110 (the lab and
+    tests serve on unprivileged ports).  Pass a `Report` to have it filled as
+    well (front ends render it at the end).
     """
-    run = _Run(settings, nameservers)
+    run = _Run(settings, nameservers, extra_ports)
     if report is not None:
         run.report = report
     async for finding in _stages(run, password, try_username_forms, email_domain):
@@ -205,7 +210,9 @@ def _summary(run: _Run) -> Finding:
 
 
 async def _alternatives(run: _Run) -> dict[str, Any]:
-    results = await probe_alternatives(run.settings, timeouts=run.timeouts, nameservers=run.nameservers)
+    results = await probe_alternatives(
+        run.settings, timeouts=run.timeouts, nameservers=run.nameservers, extra_ports=run.extra_ports
+    )
     run.suggest(best(run.settings, results))
     return {"alternatives": [r.to_dict() for r in results]}
 

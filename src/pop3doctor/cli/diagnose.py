@@ -1,0 +1,127 @@
+"""``pop3doctor diagnose``: check every stage against the real server and say what to change."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from pop3doctor.cli.options import connection_options, read_password, security_and_port
+from pop3doctor.cli.render import render_finding, render_verdict
+from pop3doctor.client import Security
+from pop3doctor.diagnosis.alternatives import probe
+from pop3doctor.diagnosis.markdown import render_markdown
+from pop3doctor.diagnosis.model import Report, Settings
+from pop3doctor.diagnosis.runner import diagnose
+from pop3doctor.i18n import Lang, Msg, resolve_lang
+from pop3doctor.net.timeouts import Timeouts
+
+_NEED_HOST = Msg("--host と --user を指定してください", "--host and --user are required")
+_REPORT_SAVED = Msg("サポート用レポートを保存しました: {path}", "Support report saved: {path}")
+
+
+async def _auto_security(
+    host: str, port: int | None, settings_timeout: float, ca_file: str | None, nameservers: list[str] | None
+) -> tuple[str, int]:
+    """``--security auto``: probe SSL/TLS and STARTTLS (no password) and take the first that works."""
+    combos = [(port or 995, Security.SSL), (port or 110, Security.STARTTLS)]
+    base = Settings(host, combos[0][0], "ssl", "", ca_file=ca_file, timeout=settings_timeout)
+    results = await asyncio.gather(
+        *(
+            probe(base, p, sec, timeouts=Timeouts.from_total(settings_timeout), nameservers=nameservers)
+            for p, sec in combos
+        )
+    )
+    for result in results:
+        if result.ok:
+            return result.security.value, result.port
+    return "ssl", combos[0][0]  # nothing worked: diagnose the recommended mode to explain why
+
+
+async def _run(
+    settings: Settings,
+    password: str | None,
+    *,
+    lang: Lang,
+    as_json: bool,
+    report_path: str | None,
+    nameservers: list[str] | None,
+    try_username_forms: bool,
+) -> int:
+    # soft_wrap: Japanese has no spaces to break at; let the terminal wrap.
+    console = Console(stderr=as_json, soft_wrap=True)
+    report = Report(settings)
+    async for finding in diagnose(
+        settings, password, nameservers=nameservers, try_username_forms=try_username_forms, report=report
+    ):
+        if not as_json:
+            render_finding(console, finding, lang)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(lang), ensure_ascii=False, indent=2, default=str) + "\n")
+    else:
+        render_verdict(console, report, lang)
+    if report_path:
+        Path(report_path).write_text(render_markdown(report, lang), encoding="utf-8")
+        console.print(_REPORT_SAVED(lang, path=report_path))
+    return report.exit_code
+
+
+@click.command("diagnose")
+@connection_options
+@click.option("--json", "as_json", is_flag=True, help="machine-readable report (schema pop3doctor.report/1)")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="write a redacted Markdown support report to this file",
+)
+@click.option(
+    "--try-username-forms",
+    is_flag=True,
+    help="after a failed login, also try the full e-mail address as user name (a 2nd attempt)",
+)
+def command(
+    host: str | None,
+    port: int | None,
+    security: str,
+    user: str | None,
+    password_env: str | None,
+    password_stdin: bool,
+    ca_file: str | None,
+    timeout: float,
+    allow_plaintext: bool,
+    dns_servers: tuple[str, ...],
+    lang: str | None,
+    as_json: bool,
+    report_path: str | None,
+    try_username_forms: bool,
+) -> None:
+    """受信できない原因を段階ごとに調べ、直し方を示します。
+    Check every stage from name lookup to a real download, and say what to change."""
+    language = resolve_lang(lang)
+    if not host or not user:
+        raise click.UsageError(_NEED_HOST(language))
+    password = read_password(user=user, password_env=password_env, password_stdin=password_stdin, lang=language)
+    nameservers = list(dns_servers) or None
+    chosen, chosen_port = security_and_port(security, port)
+    if chosen is None or chosen_port is None:
+        chosen, chosen_port = asyncio.run(_auto_security(host, chosen_port, timeout, ca_file, nameservers))
+    settings = Settings(
+        host, chosen_port, chosen, user, ca_file=ca_file, allow_plaintext=allow_plaintext, timeout=timeout
+    )
+    code = asyncio.run(
+        _run(
+            settings,
+            password,
+            lang=language,
+            as_json=as_json,
+            report_path=report_path,
+            nameservers=nameservers,
+            try_username_forms=try_username_forms,
+        )
+    )
+    sys.exit(code)

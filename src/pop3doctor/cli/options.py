@@ -1,0 +1,89 @@
+"""Connection options shared by ``diagnose`` and ``fetch``, and safe password input.
+
+A password is never accepted as an argument (it would show in ``ps``, shell
+history and CI logs): it comes from an environment variable named with
+``--password-env``, from standard input with ``--password-stdin``, or from a
+prompt on a terminal.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from pop3doctor.i18n import Lang, Msg
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_USAGE = 64  # sysexits.h EX_USAGE
+
+_PROMPT = Msg("{user} のパスワード: ", "Password for {user}: ")
+_NO_ENV = Msg("環境変数 {var} が設定されていません", "environment variable {var} is not set")
+_EMPTY = Msg("パスワードが空です", "the password is empty")
+
+
+def connection_options(func: F) -> F:
+    """--host --port --security --user --password-env --password-stdin --ca-file --timeout --allow-plaintext."""
+    decorators = [
+        click.option("--host", "-H", help="受信メールサーバー / incoming (POP3) server name"),
+        click.option("--port", "-p", type=click.IntRange(1, 65535), help="port (default: 995 ssl, 110 starttls/plain)"),
+        click.option(
+            "--security",
+            type=click.Choice(["ssl", "starttls", "plain", "auto"]),
+            default="auto",
+            show_default=True,
+            help="ssl = SSL/TLS (995), starttls = STARTTLS (110), plain = none; auto picks by port",
+        ),
+        click.option("--user", "-u", help="ユーザー名 / user name (often the full e-mail address)"),
+        click.option("--password-env", metavar="VAR", help="read the password from environment variable VAR"),
+        click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin"),
+        click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="extra CA certificates (PEM)"),
+        click.option(
+            "--timeout", type=click.FloatRange(0.1, 600), default=8.0, show_default=True, help="connect timeout, s"
+        ),
+        click.option(
+            "--allow-plaintext",
+            is_flag=True,
+            help="allow sending the password without encryption (not recommended)",
+        ),
+        click.option("--dns-server", "dns_servers", multiple=True, metavar="IP[:PORT]", help="use this DNS server"),
+        click.option("--lang", type=click.Choice(["ja", "en"]), help="言語 / language (default: from the locale)"),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def read_password(
+    *, user: str, password_env: str | None, password_stdin: bool, lang: Lang, prompt: bool = True
+) -> str | None:
+    """The password from env, stdin or a terminal prompt; None when none is available."""
+    if password_env:
+        value = os.environ.get(password_env)
+        if value is None:
+            raise click.UsageError(_NO_ENV(lang, var=password_env))
+        return value
+    if password_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise click.UsageError(_EMPTY(lang))
+        return line
+    if prompt and sys.stdin.isatty():
+        return getpass.getpass(_PROMPT(lang, user=user))
+    return None
+
+
+def security_and_port(security: str, port: int | None) -> tuple[str | None, int | None]:
+    """Resolve ``auto``: 995 means SSL/TLS, 110 means STARTTLS; otherwise decide by probing (None)."""
+    if security != "auto":
+        return security, port or (995 if security == "ssl" else 110)
+    if port == 995 or port is None:
+        return ("ssl", 995) if port == 995 else (None, None)
+    if port == 110:
+        return "starttls", 110
+    return None, port
