@@ -227,10 +227,25 @@ async def _resolve_with(
     host: str, nameservers: list[str], timeout: float, start: float
 ) -> list[tuple[Family, str]]:
     resolver = _make_resolver(nameservers, timeout)
-    # Both types at once: total time is the slower one, not the sum.
-    aaaa, a = await asyncio.gather(
-        _query(resolver, host, dns.rdatatype.AAAA), _query(resolver, host, dns.rdatatype.A)
-    )
+    # Both types at once: total time is the slower one, not the sum.  The
+    # resolver's lifetime is checked between tries only, so wait_for makes
+    # ``timeout`` a hard bound.
+    try:
+        aaaa, a = await asyncio.wait_for(
+            asyncio.gather(
+                _query(resolver, host, dns.rdatatype.AAAA),
+                _query(resolver, host, dns.rdatatype.A),
+            ),
+            timeout,
+        )
+    except TimeoutError:
+        raise DnsUnavailable(
+            f"resolving {host!r} timed out",
+            reason="timeout",
+            host=host,
+            port=None,
+            elapsed_ms=_elapsed_ms(start),
+        ) from None
     pairs: list[tuple[Family, str]] = [("ipv6", ip) for ip in aaaa.addresses]
     pairs += [("ipv4", ip) for ip in a.addresses]
     if pairs:
