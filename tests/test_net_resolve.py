@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -116,3 +122,80 @@ def test_parse_nameserver(spec: str, expected: tuple[str, int]) -> None:
 def test_parse_nameserver_rejects(spec: str) -> None:
     with pytest.raises(ValueError):
         parse_nameserver(spec)
+
+
+# -- the system resolver (getaddrinfo), in a network namespace ------------------
+
+# Run inside the namespace: serve DNS on 127.0.0.1:53 (free there), resolve
+# through getaddrinfo, print each outcome as JSON.
+_NETNS_SCRIPT = r"""
+import asyncio, json, sys
+sys.path.insert(0, sys.argv[1])
+from support.dns_server import LocalDnsServer
+from pop3doctor.net import NetError, resolve
+
+RECORDS = {"mail.example.test": {"A": ["127.0.0.5"]}, "example.test": {"MX": [(1, "x.test")]}}
+
+async def main():
+    out = {}
+    for name in ["mail.example.test", "typo.example.test", "example.test",
+                 "bad.example.test", "slow.example.test"]:
+        try:
+            out[name] = await resolve(name, timeout=5)
+        except NetError as exc:
+            out[name] = exc.evidence()
+    print(json.dumps(out))
+
+with LocalDnsServer(RECORDS, 53, servfail={"bad.example.test"}, silent={"slow.example.test"}):
+    asyncio.run(main())
+"""
+
+
+@pytest.fixture
+def netns_with_local_resolver() -> Iterator[str]:
+    """A network namespace whose /etc/resolv.conf names 127.0.0.1 (ip netns
+    bind-mounts /etc/netns/<name>/resolv.conf); always removed afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create a network namespace")
+    if shutil.which("ip") is None:
+        pytest.skip("iproute2 (ip) is not installed")
+    name = f"p3dres{os.getpid()}"
+    conf_dir = Path("/etc/netns") / name
+    try:
+        conf_dir.mkdir(parents=True)
+        (conf_dir / "resolv.conf").write_text(
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
+        )
+        made = subprocess.run(["ip", "netns", "add", name], capture_output=True, timeout=10)
+        if made.returncode != 0:
+            pytest.skip(f"ip netns unusable: {made.stderr.decode(errors='replace').strip()}")
+        subprocess.run(
+            ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
+            check=True, capture_output=True, timeout=10,
+        )
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+        shutil.rmtree(conf_dir, ignore_errors=True)
+
+
+@pytest.mark.root
+def test_system_resolver_errors_map_by_errno(netns_with_local_resolver: str) -> None:
+    tests_dir = Path(__file__).parent
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns_with_local_resolver, sys.executable, "-c",
+         _NETNS_SCRIPT, str(tests_dir)],
+        capture_output=True, timeout=60, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["mail.example.test"] == [["ipv4", "127.0.0.5"]]
+    assert out["typo.example.test"]["error"] == "dns-not-found"
+    assert out["typo.example.test"]["reason"] == "nxdomain"  # EAI_NONAME
+    assert out["example.test"]["error"] == "dns-not-found"
+    assert out["example.test"]["reason"] == "no-address"  # EAI_NODATA
+    # glibc folds SERVFAIL and silence into EAI_AGAIN:
+    assert out["bad.example.test"]["error"] == "dns-unavailable"
+    assert out["bad.example.test"]["reason"] == "temporary"
+    assert out["slow.example.test"]["error"] == "dns-unavailable"
+    assert out["slow.example.test"]["reason"] == "temporary"

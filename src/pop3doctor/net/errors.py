@@ -101,8 +101,15 @@ class DnsNotFound(NetError):
 class DnsUnavailable(NetError):
     """No usable answer: the name may exist but we could not find out.
 
-    ``reason`` is one of "servfail", "refused", "timeout", "no-nameservers"
-    (no resolver configured or none reachable), "error".
+    ``reason`` is one of:
+
+    - "servfail", "refused": the explicit nameserver answered with that rcode;
+    - "timeout": no answer within the resolve timeout;
+    - "no-nameservers": no explicit nameserver could be asked;
+    - "temporary": the system resolver said EAI_AGAIN, which glibc uses for
+      SERVFAIL, for no reply and for no reachable resolver alike;
+    - "failure": the system resolver said EAI_FAIL;
+    - "error": anything else.
     """
 
     code = "dns-unavailable"

@@ -122,6 +122,8 @@ async def race(
     """
     start = time.monotonic()
     queue = interleave(addresses)
+    if not queue:
+        raise ValueError(f"no IPv4 or IPv6 address to connect to for {host!r}")
     tries: list[_Try] = []
     running: dict[asyncio.Task[None], _Try] = {}
     winner: _Try | None = None

@@ -26,22 +26,24 @@ import dns.resolver
 from pop3doctor.net.attempt import Family
 from pop3doctor.net.errors import DnsNotFound, DnsUnavailable
 
-# getaddrinfo errors that mean "no such name / no address for it".
-_EAI_NOT_FOUND = frozenset(
-    code
-    for code in (
-        getattr(socket, "EAI_NONAME", None),
-        getattr(socket, "EAI_NODATA", None),  # glibc: name exists, no address
-        getattr(socket, "EAI_ADDRFAMILY", None),
+# getaddrinfo errors, by errno constant (glibc's EAI_* values; checked on
+# Linux with a resolver pointed at tests/support/dns_server.py):
+#   NXDOMAIN -> EAI_NONAME; name with no A/AAAA -> EAI_NODATA;
+#   SERVFAIL and no reply at all -> both EAI_AGAIN (the OS does not say which).
+_EAI_NOT_FOUND = {
+    code: reason
+    for code, reason in (
+        (getattr(socket, "EAI_NONAME", None), "nxdomain"),
+        (getattr(socket, "EAI_NODATA", None), "no-address"),
+        (getattr(socket, "EAI_ADDRFAMILY", None), "no-address"),
     )
     if code is not None
-)
-# getaddrinfo errors that mean "could not ask / no definite answer".
+}
 _EAI_UNAVAILABLE = {
     code: reason
     for code, reason in (
-        (getattr(socket, "EAI_AGAIN", None), "timeout"),  # temporary failure (SERVFAIL, timeout)
-        (getattr(socket, "EAI_FAIL", None), "servfail"),  # non-recoverable failure
+        (getattr(socket, "EAI_AGAIN", None), "temporary"),
+        (getattr(socket, "EAI_FAIL", None), "failure"),
     )
     if code is not None
 }
@@ -95,9 +97,8 @@ async def resolve(
     Order is the resolver's (getaddrinfo's RFC 6724 order, or AAAA then A
     for explicit nameservers), without duplicates; never empty.  An IP
     literal is returned as is.  Raises `DnsNotFound` (reason "nxdomain" or
-    "no-address") or `DnsUnavailable` (reason "servfail", "refused",
-    "timeout", "no-nameservers" or "error"); the whole lookup is bounded by
-    ``timeout`` seconds.
+    "no-address") or `DnsUnavailable` (see its ``reason`` list); the whole
+    lookup is bounded by ``timeout`` seconds.
     """
     literal = ip_literal(host)
     if literal is not None:
@@ -132,7 +133,11 @@ async def _resolve_system(host: str, timeout: float, start: float) -> list[tuple
         elapsed = _elapsed_ms(start)
         if exc.errno in _EAI_NOT_FOUND:
             raise DnsNotFound(
-                f"{host!r} not found", reason="nxdomain", host=host, port=None, elapsed_ms=elapsed
+                f"{host!r} not found (errno {exc.errno})",
+                reason=_EAI_NOT_FOUND[exc.errno],
+                host=host,
+                port=None,
+                elapsed_ms=elapsed,
             ) from exc
         reason = _EAI_UNAVAILABLE.get(exc.errno, "error") if exc.errno is not None else "error"
         raise DnsUnavailable(
