@@ -143,12 +143,15 @@ def server_context(
     if kind == "expired":
         leaf = ca.issue_cert(
             *identities,
+            common_name=hostname,
             not_before=now - dt.timedelta(days=60),
             not_after=now - dt.timedelta(days=1),
         )
     elif kind == "wrong-host":
-        leaf = ca.issue_cert(WRONG_HOST)
+        leaf = ca.issue_cert(WRONG_HOST, common_name=WRONG_HOST)
     else:
-        leaf = ca.issue_cert(*identities)
+        # A subject CN as real server certificates have: fetchmail 6.4 refuses
+        # a certificate without one ("Server name not specified in certificate").
+        leaf = ca.issue_cert(*identities, common_name=hostname)
     chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
     return _context(chain, leaf.private_key_pem.bytes())
