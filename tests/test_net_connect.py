@@ -26,6 +26,7 @@ from pop3doctor.net import (
     HostUnreachable,
     ReadTimeout,
     Timeouts,
+    WriteTimeout,
     open_connection,
 )
 from pop3doctor.net.happy_eyeballs import interleave
@@ -135,6 +136,26 @@ async def test_reset_is_connection_closed_with_reset() -> None:
         finally:
             await conn.aclose()
     assert info.value.reset is True
+
+
+async def test_peer_not_reading_is_write_timeout() -> None:
+    stalled = asyncio.Event()
+
+    async def never_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await stalled.wait()
+        writer.close()
+
+    async with serve(never_read) as port:
+        conn = await open_connection("127.0.0.1", port, timeouts=QUICK)
+        try:
+            # Far more than the loopback socket buffers hold, so drain must wait.
+            conn.write(b"x" * (64 * 1024 * 1024))
+            with pytest.raises(WriteTimeout) as info:
+                await conn.drain(timeout=0.3)
+        finally:
+            stalled.set()
+            await conn.aclose()
+    assert info.value.phase == "write"
 
 
 async def test_aclose_twice_never_raises() -> None:

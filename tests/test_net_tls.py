@@ -74,9 +74,8 @@ def self_signed_ctx(name: str) -> ssl.SSLContext:
         serialization.NoEncryption(),
     )
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    cadata = blob.decode()
-    # load_cert_chain needs files; trustme's Blob helper writes a temp file.
-    with trustme.Blob(cadata.encode()).tempfile() as path:
+    # load_cert_chain needs a file; trustme's Blob helper writes a temp file.
+    with trustme.Blob(blob).tempfile() as path:
         ctx.load_cert_chain(path)
     return ctx
 

@@ -125,8 +125,9 @@ class Connection:
                 address=self.peer[0],
                 elapsed_ms=_ms_since(start),
             ) from None
-        except (ConnectionError, ssl.SSLError) as exc:
-            # Reset, broken pipe, or a TLS record error: the stream is gone.
+        except OSError as exc:
+            # Reset, broken pipe, a TLS record error (SSLError is an OSError):
+            # the stream is gone.
             raise ConnectionClosed(
                 f"connection to {self.host}:{self.port} broke ({phase})",
                 phase=phase,
@@ -169,7 +170,7 @@ class Connection:
                 address=self.peer[0],
                 elapsed_ms=_ms_since(start),
             ) from None
-        except (ConnectionError, ssl.SSLError) as exc:
+        except OSError as exc:
             raise ConnectionClosed(
                 f"connection to {self.host}:{self.port} broke while writing",
                 phase="write",
