@@ -1,0 +1,375 @@
+"""Fetch one account into a store: the steps, the batching, the deletion rule.
+
+`fetch_account` is the whole job for one account; it never raises for
+network, server or disk trouble -- those end up in the returned
+`FetchReport` with a cause code -- so a front end can render any outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pop3doctor.client import Pop3Client, Security
+from pop3doctor.errors import Pop3Error, ServerError
+from pop3doctor.net.errors import NetError
+from pop3doctor.net.timeouts import Timeouts
+from pop3doctor.protocol.errors import ProtocolError
+from pop3doctor.sync.causes import cause_for
+from pop3doctor.sync.lock import FileLock, LockBusy
+from pop3doctor.sync.report import NO_UIDL, ONLY_NEW_BASELINE, RECOVERED, FailedMessage, FetchReport
+from pop3doctor.sync.state import Pending, UidlState
+from pop3doctor.sync.store import MessageWriter, Staged, Store
+
+DeleteMode = Literal["keep", "delete", "after-days"]
+
+#: A batch is placed (and its state committed) after this many messages or
+#: octets, whichever comes first: few enough that a crash re-fetches little,
+#: many enough that the two commits and one directory fsync per batch cost
+#: little next to the per-message file fsync.
+BATCH_MESSAGES = 32
+BATCH_OCTETS = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Account:
+    """Where and as whom to fetch; ``name`` labels reports and the state file."""
+
+    host: str
+    user: str
+    port: int | None = None
+    security: Security = Security.SSL
+    ca_file: str | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    allow_plaintext: bool = False
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.user}@{self.host}"
+
+    @property
+    def state_key(self) -> str:
+        """A file-name-safe key that is stable for user, host and port."""
+        port = self.port or {Security.SSL: 995}.get(self.security, 110)
+        ident = f"{self.user}@{self.host.lower()}:{port}"
+        safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in ident)[:80]
+        return f"{safe}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    delete: DeleteMode = "keep"
+    delete_after_days: float = 0.0
+    only_new: bool = False
+    max_size: int | None = None
+    dry_run: bool = False
+    window: int | None = None  # None: the client's default (pipelined when offered)
+    batch_messages: int = BATCH_MESSAGES
+    batch_octets: int = BATCH_OCTETS
+
+
+class Progress(Protocol):
+    def start(self, messages: int, octets: int) -> None: ...
+
+    def advance(self, octets: int) -> None: ...
+
+    def message_done(self) -> None: ...
+
+
+class _NoProgress:
+    def start(self, messages: int, octets: int) -> None:
+        pass
+
+    def advance(self, octets: int) -> None:
+        pass
+
+    def message_done(self) -> None:
+        pass
+
+
+def state_paths(state_dir: Path, account: Account) -> tuple[Path, Path]:
+    """The account's (database, lock file) paths under ``state_dir``."""
+    return state_dir / f"{account.state_key}.sqlite3", state_dir / f"{account.state_key}.lock"
+
+
+async def header_uid(client: Pop3Client, msgnum: int, size: int) -> str:
+    """A stand-in unique id when the server has no UIDL: hash of ``TOP n 0`` and the size."""
+    headers = await client.top(msgnum, 0)
+    digest = hashlib.sha256(headers.replace(b"\r\n", b"\n") + b"\0" + str(size).encode())
+    return "hdr:" + digest.hexdigest()
+
+
+async def fetch_account(
+    account: Account,
+    password: str,
+    store: Store,
+    state_dir: Path,
+    options: FetchOptions | None = None,
+    *,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FetchReport:
+    """Fetch ``account`` into ``store``; the outcome (never an exception) is the report."""
+    options = options or FetchOptions()
+    started = time.monotonic()
+    report = FetchReport(account=account.label, destination=str(store.location), dry_run=options.dry_run)
+    db_path, lock_path = state_paths(state_dir, account)
+    lock = FileLock(lock_path)
+    if not options.dry_run:
+        try:
+            lock.acquire()
+        except LockBusy:
+            report.stop("locked", "lock", str(lock_path))
+            return report
+    try:
+        with UidlState(db_path, readonly=options.dry_run) as state:
+            run = _Run(account, password, store, state, options, progress or _NoProgress(), clock, report)
+            await run.go()
+    except OSError as exc:
+        report.stop("local-storage", "prepare", _os_detail(exc))
+    finally:
+        lock.release()
+        report.elapsed_s = time.monotonic() - started
+    return report
+
+
+def _os_detail(exc: OSError) -> str:
+    return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+
+
+class _Sink:
+    """The `MessageSink` for one RETR: feeds the store's writer and the progress bar."""
+
+    def __init__(self, run: _Run, writer: MessageWriter) -> None:
+        self.run = run
+        self.writer = writer
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        self.run.progress.advance(len(data))
+
+    def close(self) -> None:
+        self.writer.close()
+        staged = self.writer.staged
+        if staged is not None:
+            self.run.staged(staged)
+        self.run.progress.message_done()
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+class _Run:
+    def __init__(
+        self,
+        account: Account,
+        password: str,
+        store: Store,
+        state: UidlState,
+        options: FetchOptions,
+        progress: Progress,
+        clock: Callable[[], float],
+        report: FetchReport,
+    ) -> None:
+        self.account = account
+        self.password = password
+        self.store = store
+        self.state = state
+        self.options = options
+        self.progress = progress
+        self.clock = clock
+        self.report = report
+        self.batch: list[Staged] = []
+        self.batch_octets = 0
+        self.uids: dict[int, str] = {}
+        self.sizes: dict[int, int] = {}
+        self.seen_at = clock()
+
+    # ---- the steps ---------------------------------------------------------------------
+
+    async def go(self) -> None:
+        if not self.options.dry_run:
+            self.store.prepare()
+            self._reconcile()
+        client = Pop3Client(
+            self.account.host,
+            self.account.port,
+            security=self.account.security,
+            ca_file=self.account.ca_file,
+            timeouts=self.account.timeouts,
+            allow_plaintext=self.account.allow_plaintext,
+        )
+        stage = "connect"
+        try:
+            await client.connect()
+            stage = "login"
+            await client.login(self.account.user, self.password)
+            stage = "list"
+            to_fetch = await self._plan(client)
+            stage = "retrieve"
+            if to_fetch and not self.options.dry_run:
+                await client.retrieve_many(
+                    to_fetch, self._open_sink, window=self.options.window, on_error=self._on_error
+                )
+            self._flush()
+            stage = "delete"
+            deletable = self._deletable()
+            if self.options.dry_run:
+                self.report.would_delete = len(deletable)
+                deletable = []
+            accepted = await client.dele_many(deletable) if deletable else []
+            stage = "quit"
+            await client.quit()
+            # QUIT's +OK is the server's promise that the deletions are done.
+            if accepted:
+                self.state.mark_deleted({self.uids[n] for n in accepted}, self.clock())
+                self.report.deleted = len(accepted)
+        except (NetError, Pop3Error, ProtocolError) as exc:
+            self._salvage()
+            self.report.stop(cause_for(exc, stage), stage, _detail(exc))
+        except OSError as exc:
+            self._salvage()
+            self.report.stop("local-storage", stage, _os_detail(exc))
+        except BaseException:
+            # Cancelled or interrupted (Ctrl-C): keep what is complete.
+            self._salvage()
+            raise
+        finally:
+            await client.aclose()
+
+    def _reconcile(self) -> None:
+        """Settle the pending rows a killed run left (see `pop3doctor.sync`)."""
+        pending = self.state.pending()
+        if not pending:
+            return
+        present = self.store.reconcile(pending)
+        if present:
+            self.state.mark_delivered(present, self.clock())
+            self.report.recovered = len(present)
+            self.report.notes.append(RECOVERED)
+        absent = [p.uid for p in pending if p.uid not in present]
+        if absent:
+            self.state.forget(absent)
+
+    async def _plan(self, client: Pop3Client) -> list[int]:
+        """UIDL (one listing), compare with the state, and decide what to fetch."""
+        uids = await client.uidl()
+        sizes: dict[int, int] | None = None
+        if uids is None:
+            sizes = await client.list()
+            self.report.uid_source = "header-hash"
+            self.report.notes.append(NO_UIDL)
+            uids = {n: await header_uid(client, n, size) for n, size in sorted(sizes.items())}
+        else:
+            self.report.uid_source = "uidl"
+        self.uids = uids
+        self.report.on_server = len(uids)
+        known = self.state.known()
+        new: list[int] = []
+        claimed: set[str] = set()
+        for msgnum in sorted(uids):
+            uid = uids[msgnum]
+            if uid in known or uid in claimed:
+                continue  # a server listing one uid twice is broken; fetch it once
+            claimed.add(uid)
+            new.append(msgnum)
+        if self.options.only_new and not known and new:
+            # --only-new on the account's first run: what is there now is the
+            # baseline, recorded as seen and never fetched (nor deleted).
+            self.report.marked_seen = len(new)
+            self.report.notes.append(ONLY_NEW_BASELINE)
+            if not self.options.dry_run:
+                self.state.mark_skipped([uids[n] for n in new], self.seen_at)
+            new = []
+        self.report.new = len(new)
+        if not new:
+            return []
+        if sizes is None:
+            sizes = await client.list()
+        if self.options.max_size is not None:
+            limit = self.options.max_size
+            big = [n for n in new if sizes.get(n, 0) > limit]
+            self.report.skipped_too_large = len(big)
+            new = [n for n in new if sizes.get(n, 0) <= limit]
+        self.sizes = sizes
+        self.report.would_fetch = len(new)
+        self.progress.start(len(new), sum(sizes.get(n, 0) for n in new))
+        return new
+
+    def _open_sink(self, msgnum: int) -> _Sink:
+        return _Sink(self, self.store.open_writer(self.uids[msgnum], self.sizes.get(msgnum)))
+
+    def _on_error(self, msgnum: int, error: ServerError) -> None:
+        self.report.failed.append(
+            FailedMessage(msgnum, self.uids.get(msgnum), cause_for(error, "retrieve"), str(error.status))
+        )
+        self.progress.message_done()
+
+    def staged(self, staged: Staged) -> None:
+        self.batch.append(staged)
+        self.batch_octets += staged.length
+        if len(self.batch) >= self.options.batch_messages or self.batch_octets >= self.options.batch_octets:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Place the batch: pending rows, then files, then delivered rows."""
+        batch, self.batch, self.batch_octets = self.batch, [], 0
+        if not batch:
+            return
+        pending: list[Pending] = []
+
+        def record(items: list[Pending]) -> None:
+            self.state.mark_pending(items, self.seen_at)
+            pending.extend(items)
+
+        try:
+            self.store.place(batch, record)
+        except BaseException:
+            # Part of the batch may be in place: settle it now, as the next
+            # run would, then let the error stop the run.
+            if pending:
+                present = self.store.reconcile(pending)
+                if present:
+                    self.state.mark_delivered(present, self.clock())
+                    self.report.fetched += len(present)
+                self.state.forget([p.uid for p in pending if p.uid not in present])
+            self.store.discard(batch)
+            raise
+        self.state.mark_delivered([s.uid for s in batch], self.clock())
+        self.report.fetched += len(batch)
+        self.report.fetched_octets += sum(s.length for s in batch)
+
+    def _salvage(self) -> None:
+        """After an error: place what arrived completely; it is good mail."""
+        try:
+            self._flush()
+        except Exception:  # noqa: S110 - the first error is the one to report
+            pass
+
+    def _deletable(self) -> list[int]:
+        """Messages to DELE: durably delivered, and old enough for ``after-days``."""
+        mode = self.options.delete
+        if mode == "keep":
+            return []
+        cutoff = self.clock() - self.options.delete_after_days * 86400 if mode == "after-days" else float("inf")
+        known = self.state.known()
+        result = []
+        for msgnum, uid in sorted(self.uids.items()):
+            entry = known.get(uid)
+            if entry is not None and entry.status == "delivered" and entry.first_seen <= cutoff:
+                result.append(msgnum)
+        return result
+
+
+def _detail(exc: BaseException) -> str:
+    """A one-line, secret-free description (server status lines are redacted by the client)."""
+    if isinstance(exc, ServerError):
+        return str(exc.status)
+    if isinstance(exc, NetError):
+        return f"{exc.code}: {exc}"
+    return f"{type(exc).__name__}: {exc}"

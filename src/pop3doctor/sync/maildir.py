@@ -1,0 +1,166 @@
+"""Maildir delivery (the qmail/Courier/Dovecot layout: ``tmp/``, ``new/``, ``cur/``).
+
+Each message is written to ``tmp/NAME``, fsynced, and hard-linked to
+``new/NAME`` (``link`` never overwrites, unlike ``rename``; the tmp name is
+then unlinked), and ``new/`` is fsynced once per batch.  Names are unique per
+the Maildir spec: ``SECONDS.PID_SEQ.HOST`` where SEQ counts deliveries of this
+process and HOST has ``/`` and ``:`` escaped as ``\\057`` and ``\\072``.
+Line ends are converted from CRLF to LF.
+
+Reconciliation of a pending ``new/NAME``: the message is there if
+``new/NAME`` exists, or ``cur/NAME`` or ``cur/NAME:2,FLAGS`` (a mail reader
+may already have moved it); a leftover ``tmp/NAME`` is removed either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import os
+import socket
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from pop3doctor.sync.fsutil import fsync_dir, make_dirs_durable
+from pop3doctor.sync.lines import LineConverter
+from pop3doctor.sync.state import Pending
+from pop3doctor.sync.store import RecordPending, Staged
+
+#: The Maildir spec lets any reader delete tmp/ files untouched this long.
+STALE_TMP_SECONDS = 36 * 3600
+
+#: Write buffer per message file: big enough to make few syscalls.
+WRITE_BUFFER = 256 * 1024
+
+_sequence = itertools.count()
+
+
+def _hostname() -> str:
+    host = socket.gethostname() or "localhost"
+    return host.replace("/", "\\057").replace(":", "\\072")
+
+
+def unique_name() -> str:
+    """``SECONDS.PID_SEQ.HOST`` (unique for this host, process and delivery)."""
+    return f"{int(time.time())}.{os.getpid()}_{next(_sequence)}.{_hostname()}"
+
+
+class MaildirWriter:
+    """Streams one message into ``tmp/NAME`` (CRLF -> LF) and fsyncs it at `close`."""
+
+    def __init__(self, root: Path, uid: str, size: int | None) -> None:
+        self.uid = uid
+        self.size = size
+        self.name = unique_name()
+        self.path = root / "tmp" / self.name
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file: BinaryIO | None = open(fd, "wb", buffering=WRITE_BUFFER)
+        self._conv = LineConverter()
+        self._hash = hashlib.sha256()
+        self._length = 0
+        self._staged: Staged | None = None
+
+    @property
+    def staged(self) -> Staged | None:
+        return self._staged
+
+    def _put(self, data: bytes) -> None:
+        if data and self._file is not None:
+            self._file.write(data)
+            self._hash.update(data)
+            self._length += len(data)
+
+    def write(self, data: bytes) -> None:
+        self._put(self._conv.feed(data))
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        self._put(self._conv.finish())
+        file, self._file = self._file, None
+        try:
+            file.flush()
+            os.fsync(file.fileno())
+        finally:
+            file.close()
+        self._staged = Staged(self.uid, self.path, self._length, self._hash.hexdigest(), self.size)
+
+    def abort(self) -> None:
+        if self._file is not None:
+            file, self._file = self._file, None
+            file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+class MaildirStore:
+    """A Maildir at ``location`` (created with tmp/new/cur when missing)."""
+
+    kind = "maildir"
+
+    def __init__(self, location: Path) -> None:
+        self.location = location
+
+    def prepare(self) -> None:
+        for sub in ("tmp", "new", "cur"):
+            make_dirs_durable(self.location / sub)
+        self._remove_stale_tmp()
+
+    def _remove_stale_tmp(self) -> None:
+        # Only our own host's files: another machine may share the Maildir
+        # over NFS with its clock elsewhere.
+        suffix = "." + _hostname()
+        limit = time.time() - STALE_TMP_SECONDS
+        with os.scandir(self.location / "tmp") as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.name.endswith(suffix) and entry.stat().st_mtime < limit:
+                        os.unlink(entry.path)
+
+    def open_writer(self, uid: str, size: int | None) -> MaildirWriter:
+        return MaildirWriter(self.location, uid, size)
+
+    def place(self, batch: Sequence[Staged], record_pending: RecordPending) -> None:
+        if not batch:
+            return
+        record_pending([Pending(s.uid, f"new/{s.path.name}", s.size) for s in batch])
+        new = self.location / "new"
+        for staged in batch:
+            target = new / staged.path.name
+            try:
+                os.link(staged.path, target)
+            except FileExistsError:
+                raise
+            except OSError:
+                # File systems without hard links (some FUSE/SMB mounts):
+                # rename, which is still atomic; the name is unique anyway.
+                os.rename(staged.path, target)
+            else:
+                os.unlink(staged.path)
+        fsync_dir(new)
+
+    def discard(self, batch: Sequence[Staged]) -> None:
+        for staged in batch:
+            with contextlib.suppress(FileNotFoundError):
+                staged.path.unlink()
+
+    def reconcile(self, pending: Sequence[Pending]) -> set[str]:
+        present: set[str] = set()
+        cur_names: set[str] | None = None
+        for item in pending:
+            sub, _, name = item.target.partition("/")
+            if sub != "new" or not name or "/" in name:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                (self.location / "tmp" / name).unlink()
+            if (self.location / "new" / name).exists():
+                present.add(item.uid)
+                continue
+            if cur_names is None:
+                cur_names = {entry.split(":", 1)[0].split("!", 1)[0] for entry in os.listdir(self.location / "cur")}
+            if name in cur_names:
+                present.add(item.uid)
+        return present
