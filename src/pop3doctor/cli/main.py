@@ -16,6 +16,7 @@ from pop3doctor.cli.options import EXIT_USAGE
 _COMMANDS: list[str] = [
     "explain",
     "diagnose",
+    "lab",
 ]
 
 
