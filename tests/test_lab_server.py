@@ -342,3 +342,19 @@ def test_run_in_thread_serves_a_blocking_client() -> None:
             f.write(b"QUIT\r\n")
             f.flush()
             assert f.readline() == b"+OK Logging out.\r\n"
+
+
+async def test_plaintext_pipelined_after_stls_is_refused(lab_server: LabServer) -> None:
+    c = await RawPop3.open(lab_server)
+    await c.greet()
+    c.writer.write(b"STLS\r\nUSER alice\r\n")
+    await c.writer.drain()
+    assert await c.line() == b"-ERR STLS must be the last command in a pipeline."
+    assert await c.closed()
+
+
+async def test_silent_client_on_tls_port_is_dropped(lab_factory) -> None:
+    async with lab_factory(tls_handshake_timeout=0.3) as lab:
+        reader, writer = await asyncio.open_connection(lab.host, lab.tls_port)
+        assert await asyncio.wait_for(reader.read(), 20) == b""
+        writer.close()

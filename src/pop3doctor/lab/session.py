@@ -436,6 +436,13 @@ class Session:
             return await self._bad_command("-ERR TLS is already active.")
         if not self._stls_offered():
             return await self._bad_command("-ERR Unknown command.")
+        # Plaintext pipelined after STLS must not be taken as if it came over
+        # TLS (the STARTTLS command-injection flaw, CVE-2011-0411): RFC 2595
+        # section 4 forbids it, so refuse and hang up.  StreamReader has no
+        # public way to ask what it has buffered, hence the private name.
+        if len(getattr(self.reader, "_buffer", b"")):
+            await self.send_line("-ERR STLS must be the last command in a pipeline.")
+            return False
         await self.send_line("+OK Begin TLS negotiation now.")
         try:
             await self.writer.start_tls(
