@@ -51,12 +51,18 @@ async def _run(
     report_path: str | None,
     nameservers: list[str] | None,
     try_username_forms: bool,
+    extra_ports: tuple[int, ...] = (),
 ) -> int:
     # soft_wrap: Japanese has no spaces to break at; let the terminal wrap.
     console = Console(stderr=as_json, soft_wrap=True)
     report = Report(settings)
     async for finding in diagnose(
-        settings, password, nameservers=nameservers, try_username_forms=try_username_forms, report=report
+        settings,
+        password,
+        nameservers=nameservers,
+        try_username_forms=try_username_forms,
+        extra_ports=extra_ports,
+        report=report,
     ):
         if not as_json:
             render_finding(console, finding, lang)
@@ -80,6 +86,20 @@ async def _run(
     help="write a redacted Markdown support report to this file",
 )
 @click.option(
+    "--auth",
+    type=click.Choice(["auto", "user", "plain", "login", "cram-md5", "apop"]),
+    default="auto",
+    show_default=True,
+    help="login method, as set in the mail program (user = normal password, USER/PASS)",
+)
+@click.option(
+    "--extra-port",
+    "extra_ports",
+    type=click.IntRange(1, 65535),
+    multiple=True,
+    help="also probe this port when looking for working settings (besides 995 and 110)",
+)
+@click.option(
     "--try-username-forms",
     is_flag=True,
     help="after a failed login, also try the full e-mail address as user name (a 2nd attempt)",
@@ -99,6 +119,8 @@ def command(
     as_json: bool,
     report_path: str | None,
     try_username_forms: bool,
+    extra_ports: tuple[int, ...],
+    auth: str,
 ) -> None:
     """受信できない原因を段階ごとに調べ、直し方を示します。
     Check every stage from name lookup to a real download, and say what to change."""
@@ -111,7 +133,7 @@ def command(
     if chosen is None or chosen_port is None:
         chosen, chosen_port = asyncio.run(_auto_security(host, chosen_port, timeout, ca_file, nameservers))
     settings = Settings(
-        host, chosen_port, chosen, user, ca_file=ca_file, allow_plaintext=allow_plaintext, timeout=timeout
+        host, chosen_port, chosen, user, ca_file=ca_file, allow_plaintext=allow_plaintext, timeout=timeout, auth=auth
     )
     code = asyncio.run(
         _run(
@@ -122,6 +144,7 @@ def command(
             report_path=report_path,
             nameservers=nameservers,
             try_username_forms=try_username_forms,
+            extra_ports=extra_ports,
         )
     )
     sys.exit(code)

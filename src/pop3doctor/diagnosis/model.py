@@ -49,6 +49,9 @@ class Settings:
     ca_file: str | None = None
     allow_plaintext: bool = False
     timeout: float = 8.0
+    #: The login method the mail program uses ("auto" lets the client choose):
+    #: "user" (USER/PASS, "normal password"), "plain", "login", "cram-md5", "apop".
+    auth: str = "auto"
 
     def public(self) -> dict[str, Any]:
         return {"host": self.host, "port": self.port, "security": self.security, "user": self.user}

@@ -89,10 +89,13 @@ class _Run:
         extra_remedy: list[Msg] | None = None,
     ) -> Finding:
         info = get_cause(cause)
-        values = {**self.values}
+        values = dict(self.values)
         finding = Finding(
             stage,
-            status or (Status.WARN if info.severity == "warn" else Status.FAIL),
+            # A stage that stops the run is a failure whatever the cause's usual
+            # severity: mail cannot be received now.  Callers pass WARN for the
+            # findings that let the run go on.
+            status or Status.FAIL,
             filled(info.title, values),
             cause=cause,
             explanation=filled(info.explanation, values),
@@ -297,7 +300,7 @@ async def _stages(
             return
         except (NetError, ProtocolError, PolicyError, AuthError, Exception) as exc:
             evidence = _evidence(exc)
-            cause = cause_for_error(exc, implicit_tls=security is Security.SSL)
+            cause = cause_for_error(exc, implicit_tls=security is Security.SSL, stage="greeting")
             if cause in ("not-pop3", "port-expects-tls", "port-expects-plain"):
                 evidence.update(await _alternatives(run))
             yield run.problem("greeting", cause, evidence=evidence)
@@ -311,7 +314,11 @@ async def _stages(
 
         # -- capabilities, and STARTTLS ------------------------------------------------------
         run.begin()
-        caps = client.capabilities
+        try:
+            caps = await client.capa()
+        except (NetError, ProtocolError) as exc:
+            yield run.problem("capabilities", cause_for_error(exc), evidence=_evidence(exc))
+            return
         if security is Security.STARTTLS:
             try:
                 await client.starttls()
@@ -350,7 +357,7 @@ async def _stages(
             return
         sasl = set(caps.sasl)
         try:
-            mechanism = client.choose_mechanism()
+            mechanism = client.choose_mechanism() if s.auth == "auto" else s.auth.upper()
             await client.login(s.user, password, mechanism=mechanism)
         except PolicyError as exc:
             cause = cause_for_error(exc)
@@ -374,6 +381,9 @@ async def _stages(
                         run.suggest(Suggestion(s.host, s.port, s.security, full))
                 else:
                     extra.append(filled(m.USERNAME_HINT, {"full": full}))
+            if cause in ("plaintext-auth-disallowed", "auth-mechanism-unsupported"):
+                # The server wants encryption first: find the mode that gives it.
+                evidence.update(await _alternatives(run))
             yield run.problem("login", cause, evidence=evidence, extra_remedy=extra)
             return
         except (NetError, ProtocolError) as exc:

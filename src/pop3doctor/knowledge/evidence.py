@@ -13,7 +13,7 @@ from functools import cache
 
 from pop3doctor.errors import AuthError, PolicyError, ServerError
 from pop3doctor.knowledge._data import load
-from pop3doctor.knowledge.classify import banner_kind, classify_greeting, classify_response
+from pop3doctor.knowledge.classify import banner_kind, classify_greeting, classify_response, match_wording
 from pop3doctor.net.certs import CertFacts
 from pop3doctor.net.errors import (
     CertificateProblem,
@@ -27,7 +27,7 @@ from pop3doctor.net.errors import (
     ReadTimeout,
     TlsHandshakeFailed,
 )
-from pop3doctor.protocol.errors import LineTooLong, NotPop3Greeting, ProtocolError, RemoteClosed
+from pop3doctor.protocol.errors import NotPop3Greeting, ProtocolError, RemoteClosed
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,13 @@ def cause_for_certificate(problem: CertificateProblem) -> str:
     }.get(problem.kind, "cert-untrusted")
 
 
-def cause_for_error(exc: BaseException, *, implicit_tls: bool = False) -> str:
+def cause_for_error(exc: BaseException, *, implicit_tls: bool = False, stage: str | None = None) -> str:
     """The cause code for a failure of connect/TLS/greeting/login/mailbox steps.
 
     ``implicit_tls`` says whether the failing connection expected TLS from the
-    first byte; it decides what a TLS "wrong version number" means.
+    first byte; it decides what a TLS "wrong version number" means.  ``stage``
+    says where: malformed data in place of a greeting means another service,
+    after login it means the retrieval itself is broken.
     """
     if isinstance(exc, DnsNotFound):
         return "host-not-found"
@@ -100,7 +102,7 @@ def cause_for_error(exc: BaseException, *, implicit_tls: bool = False) -> str:
         return "server-busy" if exc.during == "greeting" else "connection-dropped"
     if isinstance(exc, ConnectionClosed):
         return "connection-dropped"
-    if isinstance(exc, LineTooLong):
+    if isinstance(exc, ProtocolError) and stage == "greeting":
         return "not-pop3"
     if isinstance(exc, PolicyError):
         return {
@@ -128,6 +130,12 @@ _STAGE_DEFAULTS = {
 def cause_for_server_error(exc: ServerError) -> str:
     """What an ``-ERR`` means: response code first, then wording, then the stage's default."""
     stage = "login" if isinstance(exc, AuthError) or exc.stage in ("user", "login") else exc.stage
+    if stage == "greeting":
+        # A refused greeting is about the connection, so a specific wording
+        # ("too many connections") is more telling than the generic [SYS/TEMP].
+        pattern = match_wording(exc.status.text, stage)
+        if pattern is not None:
+            return pattern.cause
     cause = classify_response(exc.status.text, code=exc.status.code, stage=stage)
     if cause is not None:
         return cause

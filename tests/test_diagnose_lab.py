@@ -1,0 +1,160 @@
+"""Table-driven: every lab scenario, diagnosed by the real CLI over real sockets.
+
+The lab runs in this test's event loop; ``pop3doctor diagnose --json`` runs as
+a subprocess (the password comes through an environment variable, as a user
+would pass it) and must name the scenario's cause and, where one exists, the
+settings that work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pop3doctor.lab import LabServer
+from pop3doctor.lab.scenarios import SCENARIOS
+
+PASSWORD_ENV = "POP3DOCTOR_TEST_PASSWORD"
+
+
+@dataclass(frozen=True)
+class Case:
+    scenario: str
+    cause: str
+    port: str = "tls"  # which lab port the "mail program" is set to: "tls" or "plain"
+    security: str = "ssl"
+    allow_plaintext: bool = False
+    suggest: tuple[str, str] | None = None  # (lab port name, security) expected in suggested_settings
+    verdict: str = "problem"
+    options: tuple[tuple[str, Any], ...] = ()
+    auth: str = "auto"  # the mail program's login method
+
+
+CASES = [
+    Case("healthy", "ok", verdict="ok"),
+    Case("healthy", "ok", port="plain", security="starttls", verdict="ok"),
+    # SSL/TLS set on the plain port: the most common mix-up of all.
+    Case("healthy", "port-expects-plain", port="plain", security="ssl", suggest=("tls", "ssl")),
+    # Encryption "none" while the server offers it: no password is sent.
+    Case("healthy", "encryption-off", port="plain", security="plain", suggest=("tls", "ssl")),
+    Case("wrong-password", "auth-failed"),
+    Case("unknown-user", "user-unknown"),
+    Case("app-password-required", "app-password-required"),
+    Case("web-login-required", "web-login-required"),
+    Case("pop-disabled", "pop-disabled"),
+    Case("oauth-required", "oauth-required"),
+    Case("account-locked", "account-locked"),
+    Case("mailbox-in-use", "mailbox-in-use"),
+    Case("login-delay", "login-delay"),
+    Case("sys-temp", "server-temporary-error"),
+    Case("sys-perm", "server-permanent-error"),
+    Case(
+        "plaintext-auth-disallowed",
+        "plaintext-auth-disallowed",
+        port="plain",
+        security="plain",
+        allow_plaintext=True,
+        # "Normal password" (USER/PASS) as most mail programs send it; with
+        # "auto" the client would pick CRAM-MD5, which such servers allow.
+        auth="user",
+        suggest=("tls", "ssl"),
+    ),
+    Case("no-stls", "starttls-unavailable", port="plain", security="starttls", suggest=("tls", "ssl")),
+    Case("tls-only", "port-expects-tls", port="tls", security="starttls", suggest=("tls", "ssl")),
+    Case("cert-expired", "cert-expired"),
+    Case("cert-self-signed", "cert-untrusted"),
+    Case("cert-wrong-host", "cert-hostname-mismatch"),
+    Case("cert-intercepted", "tls-intercepted"),
+    Case("slow-greeting", "greeting-timeout"),
+    Case("busy", "server-busy"),
+    Case("drop-mid-retr", "connection-dropped"),
+    Case("not-pop3", "not-pop3", port="plain", security="starttls"),
+    Case("garbage", "retrieval-failed"),
+    Case("huge-line", "retrieval-failed"),
+    Case("empty-mailbox", "mailbox-empty", verdict="warning"),
+    Case("large-message", "message-too-large", verdict="warning"),
+]
+
+
+def test_every_scenario_is_in_the_table() -> None:
+    assert {c.scenario for c in CASES} == set(SCENARIOS)
+    # ...and each scenario's declared cause is what the table expects for it
+    # with the settings a user of that server would have.
+    declared = {name: s.expected_cause for name, s in SCENARIOS.items()}
+    for case in CASES:
+        if case.scenario != "healthy":
+            assert declared[case.scenario] == case.cause or case.scenario == "tls-only"
+
+
+async def run_cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pop3doctor", *args,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), timeout=120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def lab_port(lab: LabServer, name: str) -> int:
+    port = lab.tls_port if name == "tls" else lab.port
+    if port is None:  # tls-only closes the plain port; point at any closed port
+        return 9
+    return port
+
+
+async def diagnose_json(lab: LabServer, case: Case, tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    ca = tmp_path / "lab-ca.pem"
+    lab.write_ca(str(ca))
+    env = {**os.environ, PASSWORD_ENV: lab.password}
+    args = [
+        "diagnose", "--host", lab.host, "--port", str(lab_port(lab, case.port)), "--security", case.security,
+        "--user", lab.user, "--password-env", PASSWORD_ENV, "--ca-file", str(ca), "--timeout", "2", "--json",
+        "--extra-port", str(lab.tls_port),
+        *extra,
+    ]
+    if lab.port is not None:
+        args += ["--extra-port", str(lab.port)]
+    if case.allow_plaintext:
+        args.append("--allow-plaintext")
+    args += ["--auth", case.auth]
+    code, out, err = await run_cli(*args, env=env)
+    assert lab.password not in out and lab.password not in err
+    return code, json.loads(out), err
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.scenario}-{c.port}-{c.security}")
+async def test_diagnose_names_the_cause(case: Case, lab_factory: Callable[..., LabServer], tmp_path: Path) -> None:
+    async with lab_factory(case.scenario, **dict(case.options)) as lab:
+        code, report, err = await diagnose_json(lab, case, tmp_path)
+    assert report["schema"] == "pop3doctor.report/1"
+    assert report["cause"] == case.cause, (report, err)
+    assert report["verdict"] == case.verdict
+    assert code == {"ok": 0, "warning": 1, "problem": 2}[case.verdict]
+    if case.suggest is None:
+        assert report["suggested_settings"] is None
+    else:
+        port_name, security = case.suggest
+        expected_port = lab.tls_port if port_name == "tls" else lab.port
+        assert report["suggested_settings"] == {
+            "host": lab.host, "port": expected_port, "security": security, "user": lab.user,
+        }
+    # Stages appear in the order a mail program meets them: with STARTTLS the
+    # greeting comes before encryption, with SSL/TLS after it.
+    order = ["resolve", "connect", "tls", "greeting", "capabilities", "login", "mailbox", "retrieval"]
+    if case.security != "ssl":
+        order = ["resolve", "connect", "greeting", "tls", "capabilities", "login", "mailbox", "retrieval"]
+    stages = [f["stage"] for f in report["findings"]]
+    assert stages == sorted(stages, key=order.index)
+    failing = [f for f in report["findings"] if f["status"] in ("fail", "warn")]
+    if case.verdict != "ok":
+        assert failing and failing[0]["cause"] == case.cause
+        assert failing[0]["remedy"], "a problem always comes with steps to fix it"
