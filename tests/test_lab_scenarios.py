@@ -277,6 +277,12 @@ async def test_drop_mid_retr(lab_factory) -> None:
         assert 0 < len(rest) < size
         assert not rest.endswith(b"\r\n.\r\n")
         assert not lab.mailbox[3].deleted
+        # TOP (how a diagnosis samples a message) breaks the same way.
+        c = await _authenticated(lab)
+        assert await c.cmd("TOP 4 0") == b"+OK"
+        rest = await asyncio.wait_for(c.reader.read(), 20)
+        assert rest.startswith(b"Return-Path: <carol@example.org>")
+        assert not rest.endswith(b"\r\n.\r\n")
 
 
 TESTED.add("not-pop3")

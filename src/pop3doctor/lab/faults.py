@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
-from pop3doctor.lab.mailbox import LabMessage, stuff
+from pop3doctor.lab.mailbox import LabMessage, stuff, top_blocks
 from pop3doctor.lab.options import LabOptions
 
 
@@ -131,16 +131,27 @@ async def not_pop3(conn: Conn) -> bool:
 
 
 async def drop_mid_retr(conn: Conn, verb: str, args: list[str]) -> bool:
-    """RETR: send the status line and part of the message, then drop the connection."""
-    if verb != "RETR" or len(args) != 1:
+    """RETR and TOP: send the status line and part of the content, then drop.
+
+    TOP counts too, because a connection that breaks mid-transfer breaks for
+    whatever is being transferred (and a diagnosis samples with TOP).
+    """
+    if verb not in ("RETR", "TOP") or len(args) != (1 if verb == "RETR" else 2):
         return False
     message = conn.message(args[0])
-    if message is None:
+    if message is None or (verb == "TOP" and not args[1].isdigit()):
         return False
-    await conn.send_line(f"+OK {message.size} octets")
-    budget = max(1, int(message.size * conn.options.drop_fraction))
-    for chunk in message.chunks():
-        block = stuff(chunk)
+    if verb == "RETR":
+        await conn.send_line(f"+OK {message.size} octets")
+        blocks: Iterable[bytes] = message.chunks()
+        total = message.size
+    else:
+        await conn.send_line("+OK")
+        top = [stuff(b) for b in top_blocks(message, int(args[1]))]
+        blocks, total = top, sum(map(len, top))
+    budget = max(1, int(total * conn.options.drop_fraction))
+    for chunk in blocks:
+        block = stuff(chunk) if verb == "RETR" else chunk
         if len(block) >= budget:
             await conn.send(block[:budget])
             break

@@ -137,6 +137,26 @@ class Maildrop:
             message.deleted = True
 
 
+def top_blocks(message: LabMessage, body_lines: int) -> Iterator[bytes]:
+    """The header, the blank line and the first ``body_lines`` body lines."""
+    in_body = False
+    left = body_lines
+    for chunk in message.chunks():
+        out: list[bytes] = []
+        for line in chunk.split(b"\r\n")[:-1]:
+            if in_body:
+                if left == 0:
+                    break
+                left -= 1
+            elif line == b"":
+                in_body = True
+            out.append(line + b"\r\n")
+        if out:
+            yield b"".join(out)
+        if in_body and left == 0:
+            return
+
+
 def generated_message(index: int, size: int) -> GeneratedMessage:
     """A large message (for the large-message scenario) of exactly ``size`` octets."""
     uid = _make_uid(index, f"generated:{size}".encode())

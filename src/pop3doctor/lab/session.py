@@ -34,11 +34,10 @@ import json
 import os
 import secrets
 import ssl
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from pop3doctor.lab.faults import BUSY_REPLY
-from pop3doctor.lab.mailbox import LabMessage, stuff
+from pop3doctor.lab.mailbox import LabMessage, stuff, top_blocks
 from pop3doctor.lab.options import LabOptions
 from pop3doctor.lab.scenarios import CYRUS_IN_USE, DOVECOT_PLAINTEXT_DISALLOWED
 
@@ -491,7 +490,7 @@ class Session:
             if not args[1].isdigit():
                 return await self._bad_command("-ERR Invalid number of lines.")
             await self.send_line("+OK")
-            for block in _top(message, int(args[1])):
+            for block in top_blocks(message, int(args[1])):
                 await self.send(stuff(block))
             await self.send(b".\r\n")
         elif verb == "DELE" and len(args) == 1:
@@ -540,22 +539,3 @@ class Session:
             reply = "+OK Logging out."
         await self.send_line(reply)
 
-
-def _top(message: LabMessage, body_lines: int) -> Iterator[bytes]:
-    """The header, the blank line and the first ``body_lines`` body lines."""
-    in_body = False
-    left = body_lines
-    for chunk in message.chunks():
-        out: list[bytes] = []
-        for line in chunk.split(b"\r\n")[:-1]:
-            if in_body:
-                if left == 0:
-                    break
-                left -= 1
-            elif line == b"":
-                in_body = True
-            out.append(line + b"\r\n")
-        if out:
-            yield b"".join(out)
-        if in_body and left == 0:
-            return
