@@ -15,6 +15,7 @@ from pop3doctor.cli.options import EXIT_USAGE
 # silently absent command.
 _COMMANDS: list[str] = [
     "explain",
+    "fetch",
     "diagnose",
     "lab",
 ]

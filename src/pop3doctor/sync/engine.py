@@ -47,6 +47,7 @@ class Account:
     timeouts: Timeouts = field(default_factory=Timeouts)
     allow_plaintext: bool = False
     name: str | None = None
+    nameservers: list[str] | None = None
 
     @property
     def label(self) -> str:
@@ -118,6 +119,12 @@ async def fetch_account(
     options = options or FetchOptions()
     started = time.monotonic()
     report = FetchReport(account=account.label, destination=str(store.location), dry_run=options.dry_run)
+    report.settings = {
+        "host": account.host,
+        "port": account.port or (995 if account.security is Security.SSL else 110),
+        "security": account.security.value,
+        "user": account.user,
+    }
     db_path, lock_path = state_paths(state_dir, account)
     lock = FileLock(lock_path)
     if not options.dry_run:
@@ -203,6 +210,7 @@ class _Run:
             ca_file=self.account.ca_file,
             timeouts=self.account.timeouts,
             allow_plaintext=self.account.allow_plaintext,
+            nameservers=self.account.nameservers,
         )
         stage = "connect"
         try:

@@ -94,6 +94,8 @@ class FetchReport:
     stop_stage: str | None = None
     stop_detail: str | None = None
     elapsed_s: float = 0.0
+    #: host, port, security, user: fills the cause catalogue's placeholders.
+    settings: dict[str, object] = field(default_factory=dict)
 
     def stop(self, cause: str, stage: str, detail: str) -> None:
         self.stop_cause, self.stop_stage, self.stop_detail = cause, stage, detail

@@ -1,0 +1,394 @@
+"""``pop3doctor fetch``: receive mail into a Maildir or mbox, safely.
+
+Thin front end over `pop3doctor.sync`: parses options, finds the password
+(environment variable, stdin, a terminal prompt, or the config file's
+source -- never an argument), shows progress on a terminal, prints a text or
+``--json`` summary.  Exit status: 0 all fetched, 1 partial, 2 could not
+fetch (connection, login, lock), 64 usage error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import platformdirs
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from pop3doctor.cli.options import connection_options, read_password, security_and_port
+from pop3doctor.client import Security
+from pop3doctor.i18n import Lang, Msg, resolve_lang
+from pop3doctor.knowledge.causes import CAUSE_CODES, get_cause
+from pop3doctor.net.timeouts import Timeouts
+from pop3doctor.sync.config import AccountConfig, ConfigError, PasswordSource, load_config, resolve_password
+from pop3doctor.sync.engine import Account, DeleteMode, FetchOptions, fetch_account
+from pop3doctor.sync.maildir import MaildirStore
+from pop3doctor.sync.mbox import MboxStore
+from pop3doctor.sync.report import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, FetchReport
+from pop3doctor.sync.store import Store
+
+_NO_PASSWORD_ARG = Msg(
+    ja="パスワードをコマンドの引数で渡すことはできません（ほかのユーザーやシェル履歴から見えるため）。"
+    "--password-env 変数名 か --password-stdin を使ってください。",
+    en="A password is never accepted as an argument (other users and the shell history could see it). "
+    "Use --password-env VAR or --password-stdin.",
+)
+_NEED_PASSWORD = Msg(
+    ja="パスワードがありません。--password-env 変数名 か --password-stdin を使うか、端末から実行してください。",
+    en="No password given. Use --password-env VAR or --password-stdin, or run on a terminal to be asked.",
+)
+_SUMMARY = Msg(
+    ja="{account}: {fetched} 通を受信しました（{size}）、{deleted} 通をサーバーから削除しました → {dest}",
+    en="{account}: fetched {fetched} message(s) ({size}), deleted {deleted} from the server -> {dest}",
+)
+_DRY = Msg(
+    ja="{account}: （試行のみ）{fetch} 通を受信し、{delete} 通を削除する予定です。サーバーには {total} 通あります。",
+    en="{account}: (dry run) would fetch {fetch} and delete {delete} message(s); {total} on the server.",
+)
+_SKIPPED_BIG = Msg(
+    ja="{n} 通は --max-size より大きいため、サーバーに残しました。",
+    en="{n} message(s) larger than --max-size were left on the server.",
+)
+_FAILED = Msg(
+    ja="{n} 通を受信できませんでした（次回もう一度試します）:",
+    en="{n} message(s) could not be fetched (retried next run):",
+)
+_STOPPED = Msg(ja="中断しました", en="Stopped")
+_CAUSE = Msg(ja="原因コード", en="cause code")
+_WHAT_TO_DO = Msg(ja="対処方法", en="What to do")
+_DETAIL = Msg(ja="詳細", en="Detail")
+_PROGRESS = Msg(ja="受信中", en="Fetching")
+
+
+_Job = tuple[Account, PasswordSource | None, Store, FetchOptions]
+
+
+class _Usage(click.UsageError):
+    exit_code = EXIT_USAGE
+
+
+class _FetchCommand(click.Command):
+    """``--password`` gets a clear refusal (and no echo of its value) instead of "no such option"."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:
+            if arg == "--" or not arg.startswith("-"):
+                continue
+            if arg.split("=", 1)[0] in ("--password", "--pass"):
+                lang = resolve_lang(_lang_in(args))
+                raise _Usage(_NO_PASSWORD_ARG(lang), ctx=ctx)
+        return super().parse_args(ctx, args)
+
+
+def _lang_in(args: Sequence[str]) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == "--lang" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/pop3doctor/fetch`` on Linux (platformdirs elsewhere)."""
+    return Path(platformdirs.user_state_dir("pop3doctor")) / "fetch"
+
+
+class _RichProgress:
+    """Messages, octets and rate on stderr."""
+
+    def __init__(self, console: Console, label: str) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[octets]}"),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.label = label
+        self.messages: TaskID | None = None
+        self.done = 0
+
+    def start(self, messages: int, octets: int) -> None:
+        self.progress.start()
+        self.messages = self.progress.add_task(self.label, total=octets or None, octets=f"0/{messages}")
+        self.total_messages = messages
+
+    def advance(self, octets: int) -> None:
+        if self.messages is not None:
+            self.progress.advance(self.messages, octets)
+
+    def message_done(self) -> None:
+        self.done += 1
+        if self.messages is not None:
+            self.progress.update(self.messages, octets=f"{self.done}/{self.total_messages}")
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def _human(octets: int) -> str:
+    size = float(octets)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{octets} B"
+
+
+def _render(report: FetchReport, lang: Lang, console: Console) -> None:
+    if report.dry_run and report.stop_cause is None:
+        console.print(
+            _DRY(
+                lang,
+                account=report.account,
+                fetch=report.would_fetch,
+                delete=report.would_delete,
+                total=report.on_server,
+            ),
+            markup=False,
+        )
+    elif report.stop_stage not in ("lock", "prepare", "connect", "login"):
+        console.print(
+            _SUMMARY(
+                lang,
+                account=report.account,
+                fetched=report.fetched,
+                size=_human(report.fetched_octets),
+                deleted=report.deleted,
+                dest=report.destination,
+            ),
+            markup=False,
+        )
+    for note in report.notes:
+        console.print(note.msg(lang), markup=False, style="cyan")
+    if report.skipped_too_large:
+        console.print(_SKIPPED_BIG(lang, n=report.skipped_too_large), markup=False, style="yellow")
+    if report.failed:
+        console.print(_FAILED(lang, n=len(report.failed)), markup=False, style="yellow")
+        for failed in report.failed[:10]:
+            console.print(f"  #{failed.msgnum} {failed.uid or ''}: {failed.detail} ({failed.cause})", markup=False)
+    if report.stop_cause is not None:
+        console.print(f"{_STOPPED(lang)}: {report.stop_message(lang)}", markup=False, style="bold red")
+        if report.stop_cause in CAUSE_CODES:
+            cause = get_cause(report.stop_cause)
+            console.print(f"  {_CAUSE(lang)}: {report.stop_cause}", markup=False)
+            console.print(f"  {cause.explanation_text(lang, report.settings)}", markup=False)
+            console.print(f"  {_WHAT_TO_DO(lang)}:", markup=False)
+            for number, step in enumerate(cause.remedy_text(lang, report.settings), 1):
+                console.print(f"    {number}. {step}", markup=False)
+        if report.stop_detail:
+            console.print(f"  {_DETAIL(lang)}: {report.stop_detail}", markup=False, style="dim")
+
+
+def _overall(codes: Sequence[int]) -> int:
+    if all(code == EXIT_OK for code in codes):
+        return EXIT_OK
+    if all(code == EXIT_FAILED for code in codes):
+        return EXIT_FAILED
+    return EXIT_PARTIAL
+
+
+async def _run_one(
+    account: Account,
+    password: str,
+    store: Store,
+    state_dir: Path,
+    options: FetchOptions,
+    show_progress: bool,
+    err_console: Console,
+    lang: Lang,
+) -> FetchReport:
+    progress = _RichProgress(err_console, f"{_PROGRESS(lang)} {account.label}") if show_progress else None
+    try:
+        return await fetch_account(account, password, store, state_dir, options, progress=progress)
+    finally:
+        if progress is not None:
+            progress.stop()
+
+
+def _store(maildir: Path | None, mbox: Path | None) -> Store:
+    if maildir is not None:
+        return MaildirStore(maildir)
+    assert mbox is not None
+    return MboxStore(mbox)
+
+
+@click.command("fetch", cls=_FetchCommand)
+@connection_options
+@click.option("--maildir", type=click.Path(file_okay=False, path_type=Path), help="Deliver into this Maildir.")
+@click.option("--mbox", type=click.Path(dir_okay=False, path_type=Path), help="Append to this mbox file.")
+@click.option("--keep", "mode", flag_value="keep", default=True, help="Leave mail on the server (default).")
+@click.option("--delete", "mode", flag_value="delete", help="Delete messages from the server once saved.")
+@click.option(
+    "--delete-after-days",
+    type=click.FloatRange(min=0),
+    metavar="N",
+    help="Delete saved messages first seen N or more days ago.",
+)
+@click.option(
+    "--only-new", is_flag=True, help="First run: record what is on the server as seen, fetch only later mail."
+)
+@click.option("--max-size", type=click.IntRange(min=0), metavar="BYTES", help="Leave larger messages on the server.")
+@click.option("--dry-run", is_flag=True, help="Show what would be fetched and deleted; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the UIDL state (default: the user state directory).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="accounts.toml with one or more accounts.",
+)
+@click.option("--account", "account_names", multiple=True, help="Only this account of --config (repeatable).")
+@click.option("--window", type=click.IntRange(min=1), hidden=True, help="RETR pipelining window (1: no pipelining).")
+def command(**opts: Any) -> None:
+    """メールを受信して Maildir か mbox に安全に保存します。
+    Fetch mail into a Maildir or mbox, safely (never lost, never twice)."""
+    lang = resolve_lang(opts["lang"])
+    raise SystemExit(_main(opts, lang))
+
+
+def _main(opts: dict[str, Any], lang: Lang) -> int:
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    state_dir: Path = opts["state_dir"] or default_state_dir()
+    show_progress = err.is_terminal and not opts["as_json"]
+    jobs: list[_Job] = []
+    try:
+        if opts["config_path"] is not None:
+            jobs = _jobs_from_config(opts)
+        else:
+            jobs = [_job_from_options(opts)]
+    except ConfigError as exc:
+        raise _Usage(exc.msg(lang)) from None
+
+    reports: list[FetchReport] = []
+    for account, source, store, options in jobs:
+        try:
+            password = _password(opts, source, account, lang)
+        except ConfigError as exc:
+            if len(jobs) == 1:
+                raise _Usage(exc.msg(lang)) from None
+            failed = FetchReport(account=account.label, destination=str(store.location))
+            failed.stop("auth-failed", "login", exc.msg(lang))
+            reports.append(failed)
+            continue
+        report = asyncio.run(_run_one(account, password, store, state_dir, options, show_progress, err, lang))
+        del password
+        reports.append(report)
+        if not opts["as_json"]:
+            _render(report, lang, out if report.exit_code == EXIT_OK else err)
+
+    code = _overall([r.exit_code for r in reports])
+    if opts["as_json"]:
+        if opts["config_path"] is None:
+            payload: object = reports[0].to_json(lang)
+        else:
+            payload = {"accounts": [r.to_json(lang) for r in reports], "exit_code": code}
+        click.echo(json.dumps(payload, ensure_ascii=False))
+    return code
+
+
+def _options(opts: dict[str, Any]) -> FetchOptions:
+    mode: DeleteMode = opts["mode"]
+    days = opts["delete_after_days"]
+    if days is not None:
+        if mode == "delete":
+            raise _Usage("--delete and --delete-after-days exclude each other")
+        mode = "after-days"
+    return FetchOptions(
+        delete=mode,
+        delete_after_days=days or 0.0,
+        only_new=opts["only_new"],
+        max_size=opts["max_size"],
+        dry_run=opts["dry_run"],
+        window=opts["window"],
+    )
+
+
+def _job_from_options(opts: dict[str, Any]) -> _Job:
+    if not opts["host"] or not opts["user"]:
+        raise _Usage("--host and --user are required (or --config FILE)")
+    if (opts["maildir"] is None) == (opts["mbox"] is None):
+        raise _Usage("give exactly one of --maildir DIR and --mbox FILE")
+    if opts["account_names"]:
+        raise _Usage("--account needs --config")
+    security, port = security_and_port(opts["security"], opts["port"])
+    account = Account(
+        host=opts["host"],
+        user=opts["user"],
+        # "auto" on an unusual port: implicit TLS, the safe choice (RFC 8314).
+        port=port,
+        security=Security(security or "ssl"),
+        ca_file=opts["ca_file"],
+        timeouts=Timeouts.from_total(opts["timeout"]),
+        allow_plaintext=opts["allow_plaintext"],
+        nameservers=list(opts["dns_servers"]) or None,
+    )
+    return account, None, _store(opts["maildir"], opts["mbox"]), _options(opts)
+
+
+def _jobs_from_config(opts: dict[str, Any]) -> list[_Job]:
+    for name in ("host", "user", "maildir", "mbox", "password_env", "password_stdin", "port", "ca_file"):
+        if opts[name]:
+            raise _Usage(f"--{name.replace('_', '-')} cannot be combined with --config")
+    configs: list[AccountConfig] = load_config(opts["config_path"])
+    wanted = set(opts["account_names"])
+    unknown = wanted - {c.name for c in configs}
+    if unknown:
+        raise _Usage(f"no such account in the config file: {', '.join(sorted(unknown))}")
+    jobs: list[_Job] = []
+    for config in configs:
+        if wanted and config.name not in wanted:
+            continue
+        base = config.options
+        options = FetchOptions(
+            delete=base.delete,
+            delete_after_days=base.delete_after_days,
+            only_new=base.only_new or opts["only_new"],
+            max_size=opts["max_size"] if opts["max_size"] is not None else base.max_size,
+            dry_run=opts["dry_run"],
+            window=opts["window"],
+        )
+        jobs.append((config.account, config.password, _store(config.maildir, config.mbox), options))
+    return jobs
+
+
+def _password(opts: dict[str, Any], source: PasswordSource | None, account: Account, lang: Lang) -> str:
+    if source is not None:
+        return resolve_password(source, account.user)
+    try:
+        password = read_password(
+            user=f"{account.user}@{account.host}",
+            password_env=opts["password_env"],
+            password_stdin=opts["password_stdin"],
+            lang=lang,
+        )
+    except click.UsageError as exc:
+        raise _Usage(exc.message) from None
+    if password is None:
+        raise _Usage(_NEED_PASSWORD(lang))
+    return password
