@@ -17,6 +17,7 @@ _COMMANDS: list[str] = [
     "explain",
     "fetch",
     "diagnose",
+    "demo",
     "lab",
 ]
 

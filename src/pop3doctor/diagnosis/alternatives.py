@@ -7,6 +7,7 @@ never send a password, so they are safe to run against any account.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 
 from pop3doctor.client import Pop3Client, Security
@@ -86,21 +87,48 @@ async def probe_alternatives(
     nameservers: list[str] | None = None,
     extra_ports: tuple[int, ...] = (),
 ) -> list[ProbeResult]:
+    """Probe the candidates in parallel; stop as soon as the best possible answer is in.
+
+    A probe of a TLS-only port in plain text hears nothing until the greeting
+    timeout; once a better-ranked combination has worked, waiting for it
+    would only delay the verdict, so the remaining probes are cancelled.
+    """
+    # Probes need no long greeting wait: a server that answers at all greets at once.
+    timeouts = dataclasses.replace(timeouts, greeting=min(timeouts.greeting, timeouts.connect))
     combos = candidates_for(settings, extra_ports)
-    return list(
-        await asyncio.gather(
-            *(probe(settings, port, sec, timeouts=timeouts, nameservers=nameservers) for port, sec in combos)
-        )
-    )
+    tasks = {
+        asyncio.ensure_future(probe(settings, port, sec, timeouts=timeouts, nameservers=nameservers)): (port, sec)
+        for port, sec in combos
+    }
+    done_results: list[ProbeResult] = []
+    pending = set(tasks)
+    try:
+        while pending:
+            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            done_results += [t.result() for t in finished]
+            winners = [r for r in done_results if r.ok]
+            if winners:
+                top = min(_rank(settings, r.port, r.security) for r in winners)
+                if all(_rank(settings, *tasks[t]) > top for t in pending):
+                    break
+    finally:
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+    return sorted(done_results, key=lambda r: _rank(settings, r.port, r.security))
+
+
+def _rank(settings: Settings, port: int, security: Security) -> tuple[int, bool, bool]:
+    """Lower is better: implicit TLS first, then standard ports, then the user's own port."""
+    order = {Security.SSL: 0, Security.STARTTLS: 1, Security.PLAIN: 2}
+    return (order[security], port not in (995, 110), port != settings.port)
 
 
 def best(settings: Settings, results: list[ProbeResult]) -> Suggestion | None:
-    """The working combination to suggest: implicit TLS first, then STARTTLS."""
+    """The working combination to suggest: implicit TLS first, then STARTTLS, never plain."""
     working = [r for r in results if r.ok and r.security is not Security.PLAIN]
     if not working:
         return None
-    order = {Security.SSL: 0, Security.STARTTLS: 1}
-    # Prefer the standard port for the mode, then the user's port.
-    working.sort(key=lambda r: (order[r.security], r.port not in (995, 110), r.port != settings.port))
-    choice = working[0]
+    choice = min(working, key=lambda r: _rank(settings, r.port, r.security))
     return Suggestion(settings.host, choice.port, choice.security.value, settings.user)

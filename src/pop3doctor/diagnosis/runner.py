@@ -30,7 +30,7 @@ from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.knowledge.evidence import cause_for_error, interception_product
 from pop3doctor.knowledge.placeholders import fill
 from pop3doctor.knowledge.providers import provider_notes
-from pop3doctor.net.errors import NetError, ReadTimeout, TlsHandshakeFailed
+from pop3doctor.net.errors import CertificateProblem, NetError, ReadTimeout, TlsHandshakeFailed
 from pop3doctor.net.resolve import resolve
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.protocol.errors import ProtocolError
@@ -264,7 +264,10 @@ async def _stages(
             )
             run.begin()
             evidence = _evidence(exc)
-            evidence.update(await _alternatives(run))
+            if not isinstance(exc, CertificateProblem):
+                # A certificate problem is the same on every port of the host;
+                # another port or mode helps only when TLS itself did not start.
+                evidence.update(await _alternatives(run))
             yield run.problem("tls", cause_for_error(exc, implicit_tls=True), evidence=evidence)
             return
         except NetError as exc:

@@ -1,0 +1,110 @@
+"""``pop3doctor demo``: diagnose built-in lab scenarios, offline, to show what pop3doctor does.
+
+Each case starts a lab server in-process on free loopback ports (nothing
+leaves this machine), points the real diagnosis at it with the settings a
+user might have typed, and shows the verdict and the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.rule import Rule
+
+from pop3doctor.cli.render import render_finding, render_verdict
+from pop3doctor.diagnosis.model import Report, Settings
+from pop3doctor.diagnosis.runner import diagnose
+from pop3doctor.i18n import Lang, Msg, resolve_lang
+from pop3doctor.lab import LabServer
+from pop3doctor.lab.scenarios import get_scenario
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    scenario: str
+    port: str  # "tls" or "plain": which lab port the imagined mail program uses
+    security: str
+    headline: Msg | None = None  # defaults to the scenario's description
+
+
+CASES = (
+    DemoCase("healthy", "tls", "ssl"),
+    DemoCase("wrong-password", "tls", "ssl"),
+    DemoCase(
+        "healthy",
+        "plain",
+        "ssl",
+        Msg(
+            "設定ミス: SSL/TLS なのに平文用のポートを指定している",
+            "Wrong settings: SSL/TLS chosen, but the port is the plain-text one",
+        ),
+    ),
+    DemoCase("app-password-required", "tls", "ssl"),
+    DemoCase("cert-expired", "tls", "ssl"),
+    DemoCase("mailbox-in-use", "tls", "ssl"),
+)
+
+_INTRO = Msg(
+    "pop3doctor デモ: このパソコンの中だけで動く練習用 POP3 サーバー（lab）に対して、"
+    "よくある受信トラブルを再現し、診断します。インターネットには接続しません。",
+    "pop3doctor demo: a practice POP3 server (the lab) runs on this computer only and reproduces "
+    "common receiving problems; each is diagnosed. Nothing goes to the Internet.",
+)
+_CASE = Msg("ケース {n}/{total}: {headline}", "Case {n}/{total}: {headline}")
+_SETTINGS = Msg(
+    "設定: サーバー {host} / ポート {port} / 暗号化 {security} / ユーザー {user}",
+    "Settings: server {host} / port {port} / security {security} / user {user}",
+)
+_DONE = Msg(
+    "本物のサーバーを診断するには: pop3doctor diagnose --host <サーバー名> --user <ユーザー名>",
+    "To diagnose a real server: pop3doctor diagnose --host <server> --user <user name>",
+)
+
+
+async def _run_case(console: Console, case: DemoCase, n: int, lang: Lang, workdir: Path) -> str:
+    headline = case.headline or get_scenario(case.scenario).description
+    console.print(Rule(escape(_CASE(lang, n=n, total=len(CASES), headline=headline(lang)))))
+    async with LabServer(case.scenario) as lab:
+        ca = workdir / f"lab-ca-{n}.pem"
+        lab.write_ca(str(ca))
+        port = lab.tls_port if case.port == "tls" or lab.port is None else lab.port
+        settings = Settings(lab.host, port, case.security, lab.user, ca_file=str(ca), timeout=3)
+        console.print(
+            f"[dim]{escape(_SETTINGS(lang, host=lab.host, port=port, security=case.security, user=lab.user))}[/dim]"
+        )
+        report = Report(settings)
+        extra = tuple(p for p in (lab.tls_port, lab.port) if p is not None)
+        async for finding in diagnose(settings, lab.password, extra_ports=extra, report=report):
+            render_finding(console, finding, lang)
+        render_verdict(console, report, lang)
+        console.print()
+        return report.verdict
+
+
+async def _demo(lang: Lang) -> list[str]:
+    console = Console(soft_wrap=True)
+    console.print(f"[bold]{escape(_INTRO(lang))}[/bold]")
+    console.print()
+    verdicts = []
+    with tempfile.TemporaryDirectory(prefix="pop3doctor-demo-") as tmp:
+        for n, case in enumerate(CASES, 1):
+            verdicts.append(await _run_case(console, case, n, lang, Path(tmp)))
+    console.print(escape(_DONE(lang)))
+    return verdicts
+
+
+@click.command("demo")
+@click.option("--lang", type=click.Choice(["ja", "en"]), help="言語 / language (default: from the locale)")
+def command(lang: str | None) -> None:
+    """練習用サーバーでよくあるトラブルを再現して診断します（オフライン）。
+    Diagnose common failures reproduced by the built-in lab server (offline)."""
+    verdicts = asyncio.run(_demo(resolve_lang(lang)))
+    # The demo itself succeeded when the healthy case was healthy and the others were caught.
+    sys.exit(0 if verdicts[0] == "ok" and all(v != "ok" for v in verdicts[1:]) else 1)
