@@ -72,9 +72,21 @@ def _env(home: Path) -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LC_ALL": "C"}
 
 
-@pytest.mark.parametrize(("mode", "keep"), [("stls", True), ("tls", False)])
+@pytest.mark.parametrize(
+    ("mode", "keep", "auth"),
+    [
+        ("stls", True, "on"),
+        ("tls", False, "on"),
+        # mpop's other login methods against the lab's implementations.
+        ("stls", True, "user"),
+        ("stls", True, "apop"),
+        ("tls", True, "cram-md5"),
+        ("tls", True, "plain"),
+        ("tls", True, "login"),
+    ],
+)
 async def test_mpop_downloads_every_message_intact(
-    lab_factory, tmp_path: Path, mode: str, keep: bool
+    lab_factory, tmp_path: Path, mode: str, keep: bool, auth: str
 ) -> None:
     mpop = _need(MPOP, "mpop")
     async with lab_factory("healthy") as lab:
@@ -95,6 +107,7 @@ async def test_mpop_downloads_every_message_intact(
             f"host {lab.host}\n"
             f"port {port}\n"
             f"user {lab.user}\n"
+            f"auth {auth}\n"
             f"passwordeval cat {tmp_path / 'password'}\n"
             f"delivery maildir {maildir}\n"
             f"uidls_file {tmp_path / 'uidls'}\n"
@@ -104,6 +117,9 @@ async def test_mpop_downloads_every_message_intact(
         code, out = await _run([mpop, "-C", str(rc_file), "lab"], _env(tmp_path))
         assert code == 0, out
         assert lab.password not in out
+        if auth != "on":
+            method = auth.upper() if auth in ("user", "apop") else f"AUTH {auth.upper()}"
+            assert lab.logins == [method]
         delivered = sorted(
             _without_received(p.read_bytes(), b"(mpop-") for p in (maildir / "new").iterdir()
         )

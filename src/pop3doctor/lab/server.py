@@ -69,6 +69,8 @@ class LabServer:
         self.ca = ca if ca is not None else trustme.CA()
         self.maildrop = self._make_maildrop(messages)
         self.connections_seen = 0
+        #: How each successful login was made ("USER", "APOP", "AUTH PLAIN", ...).
+        self.logins: list[str] = []
         self.active = 0
         self.ssl_context: ssl.SSLContext = ssl.create_default_context()  # replaced at start
         self._servers: list[asyncio.Server] = []

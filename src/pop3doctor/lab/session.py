@@ -288,7 +288,7 @@ class Session:
                 return await self._bad_command("-ERR No username given.")
             user, self._user = self._user, None
             # RFC 1939 section 7: the password may contain spaces.
-            await self._login(user, self._password_ok(user, rest))
+            await self._login("USER", user, self._password_ok(user, rest))
             return True
         if verb == "APOP":
             if not self._apop_offered():
@@ -301,7 +301,7 @@ class Session:
             ok = args[0] == self.server.user and hmac.compare_digest(
                 args[1].lower().encode(), expected.encode()
             )
-            await self._login(args[0], ok)
+            await self._login("APOP", args[0], ok)
             return True
         if verb == "AUTH":
             return await self._auth(args)
@@ -314,7 +314,7 @@ class Session:
             password.encode(), self.server.password.encode()
         )
 
-    async def _login(self, user: str, credentials_ok: bool) -> None:
+    async def _login(self, method: str, user: str, credentials_ok: bool) -> None:
         sc = self.scenario
         if not sc.password_login:
             await self.send_line(self._fill(sc.login_reply or sc.auth_failure))
@@ -336,6 +336,7 @@ class Session:
         self._messages = maildrop.live()
         self._marked = set()
         self.state = "TRANSACTION"
+        self.server.logins.append(method)
         await self.send_line("+OK Logged in.")
 
     async def _sasl_line(self, prompt: str) -> str | None:
@@ -383,7 +384,7 @@ class Session:
                 return True
             user = parts[1].decode("utf-8", "replace")
             ok = self._password_ok(user, parts[2].decode("utf-8", "replace"))
-            await self._login(user, ok)
+            await self._login("AUTH PLAIN", user, ok)
             return True
         if mech == "LOGIN":
             user_b64 = initial if initial is not None else await self._sasl_line(
@@ -401,7 +402,8 @@ class Session:
                 await self.send_line("-ERR [AUTH] Invalid base64 data.")
                 return True
             user = user_raw.decode("utf-8", "replace")
-            await self._login(user, self._password_ok(user, pass_raw.decode("utf-8", "replace")))
+            ok = self._password_ok(user, pass_raw.decode("utf-8", "replace"))
+            await self._login("AUTH LOGIN", user, ok)
             return True
         # CRAM-MD5 (RFC 2195): challenge, then "user hex(HMAC-MD5(password, challenge))".
         challenge = f"<{secrets.token_hex(8)}.{os.getpid()}@{self.server.hostname}>"
@@ -417,7 +419,7 @@ class Session:
         ok = user == self.server.user and hmac.compare_digest(
             digest.lower().encode(), expected.encode()
         )
-        await self._login(user, ok)
+        await self._login("AUTH CRAM-MD5", user, ok)
         return True
 
     async def _auth_oauth(self, initial: str | None) -> bool:
