@@ -335,6 +335,9 @@ class Pop3Client:
         if not self.encrypted and not self.allow_plaintext:
             raise PolicyError("plaintext-refused", "the connection is not encrypted")
         name = (mechanism or self.choose_mechanism()).upper()
+        if name in PASSWORD_MECHANISMS and self.capabilities.known and name not in self.capabilities.sasl:
+            # Asking anyway would spend a login attempt on a certain -ERR.
+            raise PolicyError("mechanism-unavailable", f"{name} is not offered")
         if "UTF8" in self.capabilities and not user.isascii():
             await self._checked(cmd.simple("UTF8"))  # RFC 6856: UTF-8 user names
         if name == "USER":
