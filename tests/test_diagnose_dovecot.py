@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from support.dovecot import DovecotServer
-from support.messages import make_message
-
 from pop3doctor.diagnosis.model import Report, Settings, Status
 from pop3doctor.diagnosis.runner import diagnose
+from support.dovecot import DovecotServer
+from support.messages import make_message
 
 
 async def run(server: DovecotServer, port: int, security: str, password: str | None, **kw: object) -> Report:
