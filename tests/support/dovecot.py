@@ -52,9 +52,9 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -78,6 +78,9 @@ BOB = "bob@example.test"
 # when something is broken, and then the log is in the failure message.
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
+# How long a SIGTERMed Dovecot may take to exit cleanly before SIGKILL
+# (normally ~0.1 s; see DovecotServer._terminate).
+TERM_GRACE = 1.0
 
 
 class DovecotUnavailable(Exception):
@@ -186,19 +189,23 @@ def _virtual_size_delta(data: bytes, prev_cr: bool) -> tuple[int, bool]:
     return bare, data.endswith(b"\r")
 
 
-def _probe(host: str, port: int, *, greeting: bool) -> None:
-    """Connect; on the plain port also wait for the +OK greeting and say QUIT.
+def _probe(host: str, port: int, tls: ssl.SSLContext | None) -> None:
+    """Connect (with TLS if given), wait for the +OK greeting and say QUIT.
 
-    Dovecot's login process sends its greeting only once it can reach the
-    auth process, so a greeting means logins will work, not just that the
-    port is bound.  Each probe leaves one "Disconnected" line in the log.
+    Dovecot's login process greets only once it can reach the auth process,
+    so a greeting means logins will work, not just that the port is bound.
+    Finishing the session properly also matters for a fast stop: a login
+    process still starting up when SIGTERM comes can hang for seconds.
+    Each probe leaves one "Aborted login by logging out" line in the log.
     """
-    with socket.create_connection((host, port), timeout=2.0) as sock:
-        if greeting:
+    with socket.create_connection((host, port), timeout=2.0) as raw:
+        sock = tls.wrap_socket(raw, server_hostname=host) if tls else raw
+        with sock:
             line = sock.makefile("rb").readline(512)
             if not line.startswith(b"+OK"):
                 raise OSError(f"unexpected greeting {line!r}")
             sock.sendall(b"QUIT\r\n")
+            sock.makefile("rb").readline(512)  # +OK Logging out
 
 
 def _writer(data: bytes) -> Callable[[Any], object]:
@@ -280,6 +287,7 @@ class DovecotServer:
                 stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + timeout
+        self._probe_tls = ssl.create_default_context(cafile=str(self.ca_file))
         pending = [self.pop3_port, self.pop3s_port]
         while pending:
             if self._process.poll() is not None:
@@ -287,13 +295,13 @@ class DovecotServer:
             if time.monotonic() > deadline:
                 raise DovecotStartError(f"dovecot ports not accepting after {timeout:.0f}s\n{self.logs()}")
             try:
-                _probe(self.host, pending[0], greeting=pending[0] == self.pop3_port)
+                _probe(self.host, pending[0], None if pending[0] == self.pop3_port else self._probe_tls)
                 pending.pop(0)
             except OSError:
                 time.sleep(0.01)
 
     def stop(self) -> None:
-        """Stop Dovecot (SIGTERM, then SIGKILL to its group) and remove the temp dir."""
+        """Stop Dovecot (SIGTERM to its process group, SIGKILL after 1 s) and remove the temp dir."""
         self._terminate()
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -303,16 +311,19 @@ class DovecotServer:
             return
         self._process = None
         if proc.poll() is None:
-            # SIGTERM to the master is Dovecot's clean shutdown: it stops its
-            # children and removes master.pid before exiting.
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
+            # SIGTERM is Dovecot's clean shutdown (children stop, master.pid is
+            # removed).  It goes to the whole group: sent to the master alone,
+            # the master waits ~1 s for its log child.  The group is Dovecot's
+            # own (start_new_session), so nothing else is hit.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(TERM_GRACE)
+        # Whatever is left gets SIGKILL.  This matters: a login process that
+        # was still starting when SIGTERM came can sit in a blocking read for
+        # 5 s and hold the master with it; the server's files are thrown
+        # away, so there is nothing a clean exit would save.
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            # The group id is the master's pid (start_new_session); anything
-            # left in it after the master is gone is an orphan of this server.
             os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(STOP_TIMEOUT)
@@ -490,6 +501,9 @@ base_dir = {d}/run
 state_dir = {d}/state
 log_path = {s.log_path}
 auth_verbose = yes
+# No stats: a process stopped while greeting the stats service waits 5 s
+# for its handshake, which made teardown slow and racy.
+stats_writer_socket_path =
 first_valid_uid = {acc.pw_uid}
 last_valid_uid = {acc.pw_uid}
 first_valid_gid = {acc.pw_gid}
@@ -587,34 +601,10 @@ class DovecotPool:
         self._servers.append(server)
         return server.start()
 
-    def close(self, *, background: bool = False) -> None:
-        """Stop every server started here.
-
-        With ``background=True`` each stop runs in a thread and this returns at
-        once: after a login Dovecot's log process takes about a second to
-        exit, which would otherwise be added to every test using a
-        short-lived server.  Servers own distinct dirs and ports, so a dying
-        one never disturbs the next; :func:`wait_for_stops` joins them.
-        """
+    def close(self) -> None:
+        """Stop every server started here, newest first."""
         while self._servers:
-            server = self._servers.pop()
-            if background:
-                thread = threading.Thread(target=server.stop, name=f"stop {server!r}")
-                thread.start()
-                _stopping.append(thread)
-            else:
-                server.stop()
-
-
-# Threads still stopping servers; joined at session end (and, being
-# non-daemon threads, by the interpreter at exit in any case).
-_stopping: list[threading.Thread] = []
-
-
-def wait_for_stops() -> None:
-    """Block until every background stop has finished."""
-    while _stopping:
-        _stopping.pop().join()
+            self._servers.pop().stop()
 
 
 @contextlib.contextmanager
@@ -624,7 +614,7 @@ def _pool(ca: trustme.CA) -> Iterator[DovecotPool]:
     try:
         yield pool
     finally:
-        pool.close(background=True)
+        pool.close()
 
 
 # -- fixtures ------------------------------------------------------------------
@@ -659,11 +649,6 @@ def dovecot_factory(trustme_ca: trustme.CA) -> Iterator[Callable[..., DovecotSer
     """``dovecot_factory(**DovecotOptions fields)`` starts a server stopped after the test."""
     with _pool(trustme_ca) as pool:
         yield pool.start
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Do not leave Dovecot processes behind the test run."""
-    wait_for_stops()
 
 
 def _servers_of(item: pytest.Item) -> Mapping[str, DovecotServer]:
