@@ -341,6 +341,7 @@ def test_stop_ends_processes_and_removes_files(trustme_ca: trustme.CA) -> None:
         assert server.running
     assert not server.running
     assert not server.directory.exists()
+    assert "Login: user=<alice>" in server.logs()  # kept after the files are gone
     # Nothing of the process group Dovecot ran in is still running.  (A
     # zombie may remain: Dovecot's log child can outlive the master and is
     # then re-parented to PID 1, which in some VMs/containers never reaps.)

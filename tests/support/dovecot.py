@@ -243,6 +243,7 @@ class DovecotServer:
         self.log_path = self.directory / "dovecot.log"
         self._stderr_path = self.directory / "stderr.log"
         self._process: subprocess.Popen[bytes] | None = None
+        self._final_logs: str | None = None
         self._seq = 0
         self._stamp = 0  # last Maildir time stamp used, in microseconds
         try:
@@ -301,8 +302,13 @@ class DovecotServer:
                 time.sleep(0.01)
 
     def stop(self) -> None:
-        """Stop Dovecot (SIGTERM to its process group, SIGKILL after 1 s) and remove the temp dir."""
+        """Stop Dovecot (SIGTERM to its process group, SIGKILL after 1 s) and remove the temp dir.
+
+        The log is kept in memory, so :meth:`logs` still works afterwards.
+        """
         self._terminate()
+        if self.directory.exists():
+            self._final_logs = self.logs()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def _terminate(self) -> None:
@@ -427,6 +433,8 @@ class DovecotServer:
 
     def logs(self) -> str:
         """Dovecot's log plus anything it wrote to stderr (config errors go there)."""
+        if self._final_logs is not None:
+            return self._final_logs
         parts = []
         for path in (self._stderr_path, self.log_path):
             with contextlib.suppress(FileNotFoundError):
