@@ -55,6 +55,7 @@ from pop3doctor.protocol.events import (
     ServerNotice,
     _NeedData,
 )
+from pop3doctor.protocol.limits import MAX_COMMAND_LINE
 from pop3doctor.protocol.sasl import PASSWORD_MECHANISMS, Mechanism, apop_digest, mechanism_for
 from pop3doctor.transcript import Transcript
 
@@ -375,11 +376,12 @@ class Pop3Client:
         command: Command
         if initial is not None:
             encoded = base64.b64encode(initial).decode("ascii") or "="
-            command = cmd.auth(mech.name, encoded)
-            if len(command.encode()) > 255:
+            if len(f"AUTH {mech.name} {encoded}\r\n") > MAX_COMMAND_LINE:
                 # RFC 5034 s4: too long for the command line: send the mechanism
                 # alone and the response after the server's empty challenge.
                 command = cmd.auth(mech.name)
+            else:
+                command = cmd.auth(mech.name, encoded)
         else:
             command = cmd.auth(mech.name)
         self._send(command)
