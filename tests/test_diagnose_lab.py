@@ -149,9 +149,9 @@ async def test_diagnose_names_the_cause(case: Case, lab_factory: Callable[..., L
         }
     # Stages appear in the order a mail program meets them: with STARTTLS the
     # greeting comes before encryption, with SSL/TLS after it.
-    order = ["resolve", "connect", "tls", "greeting", "capabilities", "login", "mailbox", "retrieval"]
+    order = ["network", "resolve", "connect", "tls", "greeting", "capabilities", "login", "mailbox", "retrieval"]
     if case.security != "ssl":
-        order = ["resolve", "connect", "greeting", "tls", "capabilities", "login", "mailbox", "retrieval"]
+        order = ["network", "resolve", "connect", "greeting", "tls", "capabilities", "login", "mailbox", "retrieval"]
     stages = [f["stage"] for f in report["findings"]]
     assert stages == sorted(stages, key=order.index)
     failing = [f for f in report["findings"] if f["status"] in ("fail", "warn")]

@@ -16,11 +16,25 @@ from pop3doctor.client import Security
 from pop3doctor.diagnosis.alternatives import probe
 from pop3doctor.diagnosis.markdown import render_markdown
 from pop3doctor.diagnosis.model import Report, Settings
+from pop3doctor.diagnosis.network import parse_reference
 from pop3doctor.diagnosis.runner import diagnose
 from pop3doctor.i18n import Lang, Msg, resolve_lang
 from pop3doctor.net.timeouts import Timeouts
 
 _NEED_HOST = Msg("--host と --user を指定してください", "--host and --user are required")
+_BAD_REFERENCE = Msg("--reference は ホスト:ポート の形で指定してください", "--reference must be HOST:PORT")
+
+
+def _check_reference(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        parse_reference(value)
+    except ValueError:
+        raise click.BadParameter(_BAD_REFERENCE(resolve_lang(ctx.params.get("lang")))) from None
+    return value
+
+
 _REPORT_SAVED = Msg("サポート用レポートを保存しました: {path}", "Support report saved: {path}")
 
 
@@ -52,6 +66,8 @@ async def _run(
     nameservers: list[str] | None,
     try_username_forms: bool,
     extra_ports: tuple[int, ...] = (),
+    reference: str | None = None,
+    email: str | None = None,
 ) -> int:
     # soft_wrap: Japanese has no spaces to break at; let the terminal wrap.
     console = Console(stderr=as_json, soft_wrap=True)
@@ -63,6 +79,8 @@ async def _run(
         try_username_forms=try_username_forms,
         extra_ports=extra_ports,
         report=report,
+        reference=reference,
+        email_domain=email,
     ):
         if not as_json:
             render_finding(console, finding, lang)
@@ -100,6 +118,18 @@ async def _run(
     help="also probe this port when looking for working settings (besides 995 and 110)",
 )
 @click.option(
+    "--reference",
+    metavar="HOST:PORT",
+    callback=_check_reference,
+    help="an endpoint that accepts TCP from anywhere; when the server does not answer, it tells "
+    "'server down' from 'no internet' (default: none)",
+)
+@click.option(
+    "--email",
+    metavar="ADDRESS",
+    help="your e-mail address: its domain gives 'did you mean' server names when the name does not exist",
+)
+@click.option(
     "--try-username-forms",
     is_flag=True,
     help="after a failed login, also try the full e-mail address as user name (a 2nd attempt)",
@@ -121,6 +151,8 @@ def command(
     try_username_forms: bool,
     extra_ports: tuple[int, ...],
     auth: str,
+    reference: str | None,
+    email: str | None,
 ) -> None:
     """受信できない原因を段階ごとに調べ、直し方を示します。
     Check every stage from name lookup to a real download, and say what to change."""
@@ -145,6 +177,8 @@ def command(
             nameservers=nameservers,
             try_username_forms=try_username_forms,
             extra_ports=extra_ports,
+            reference=reference,
+            email=email,
         )
     )
     sys.exit(code)

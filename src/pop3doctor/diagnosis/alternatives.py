@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from pop3doctor.client import Pop3Client, Security
 from pop3doctor.diagnosis.model import Settings, Suggestion
@@ -86,12 +87,18 @@ async def probe_alternatives(
     timeouts: Timeouts,
     nameservers: list[str] | None = None,
     extra_ports: tuple[int, ...] = (),
+    port_failed: asyncio.Future[str] | None = None,
 ) -> list[ProbeResult]:
     """Probe the candidates in parallel; stop as soon as the best possible answer is in.
 
     A probe of a TLS-only port in plain text hears nothing until the greeting
     timeout; once a better-ranked combination has worked, waiting for it
     would only delay the verdict, so the remaining probes are cancelled.
+
+    ``port_failed`` lets probes start while the user's own connection is
+    still pending: when it resolves to a cause code (the user's port could
+    not be connected to at all), probes of that same port are doomed too, so
+    they are cancelled and reported as failed with that cause.
     """
     # Probes need no long greeting wait: a server that answers at all greets at once.
     timeouts = dataclasses.replace(timeouts, greeting=min(timeouts.greeting, timeouts.connect))
@@ -102,10 +109,22 @@ async def probe_alternatives(
     }
     done_results: list[ProbeResult] = []
     pending = set(tasks)
+    watch: set[asyncio.Future[Any]] = {port_failed} if port_failed is not None else set()
+    cancelled: set[asyncio.Task[ProbeResult]] = set()
     try:
         while pending:
-            finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            done_results += [t.result() for t in finished]
+            finished, _ = await asyncio.wait({*pending, *watch}, return_when=asyncio.FIRST_COMPLETED)
+            done_results += [t.result() for t in pending if t in finished]
+            pending -= finished
+            if port_failed is not None and port_failed.done():
+                watch.clear()
+                doomed = {t for t in pending if tasks[t][0] == settings.port}
+                for task in doomed:
+                    task.cancel()
+                    port, sec = tasks[task]
+                    done_results.append(ProbeResult(port, sec, False, port_failed.result()))
+                pending -= doomed
+                cancelled |= doomed
             winners = [r for r in done_results if r.ok]
             if winners:
                 top = min(_rank(settings, r.port, r.security) for r in winners)
@@ -114,8 +133,8 @@ async def probe_alternatives(
     finally:
         for task in pending:
             task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        if pending or cancelled:
+            await asyncio.wait(pending | cancelled)
     return sorted(done_results, key=lambda r: _rank(settings, r.port, r.security))
 
 

@@ -26,6 +26,7 @@ class Status(enum.StrEnum):
 
 #: Stages in the order they run (the JSON ``stage`` values).
 STAGES = (
+    "network",
     "resolve",
     "connect",
     "tls",

@@ -14,14 +14,17 @@ run by default: accounts lock after a few failures.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from pop3doctor.client import Pop3Client, Security
 from pop3doctor.diagnosis import messages as m
-from pop3doctor.diagnosis.alternatives import best, probe, probe_alternatives
+from pop3doctor.diagnosis import network as nw
+from pop3doctor.diagnosis.alternatives import ProbeResult, best, probe, probe_alternatives
 from pop3doctor.diagnosis.model import Finding, Report, Settings, Status, Suggestion
 from pop3doctor.diagnosis.text import SECURITY_LABELS
 from pop3doctor.errors import AuthError, PolicyError
@@ -30,7 +33,15 @@ from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.knowledge.evidence import cause_for_error, interception_product
 from pop3doctor.knowledge.placeholders import fill
 from pop3doctor.knowledge.providers import provider_notes
-from pop3doctor.net.errors import CertificateProblem, NetError, ReadTimeout, TlsHandshakeFailed
+from pop3doctor.net.errors import (
+    CertificateProblem,
+    DnsNotFound,
+    DnsUnavailable,
+    NetError,
+    ReadTimeout,
+    TlsHandshakeFailed,
+)
+from pop3doctor.net.probe import PortCheck
 from pop3doctor.net.resolve import resolve
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.protocol.errors import ProtocolError
@@ -51,10 +62,22 @@ def filled(msg: Msg, values: Mapping[str, object]) -> Msg:
 class _Run:
     """State of one diagnosis run; `diagnose` drives it."""
 
-    def __init__(self, settings: Settings, nameservers: list[str] | None, extra_ports: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        nameservers: list[str] | None,
+        extra_ports: tuple[int, ...] = (),
+        reference: str | None = None,
+    ) -> None:
         self.settings = settings
         self.nameservers = nameservers
         self.extra_ports = extra_ports
+        self.reference = reference
+        self.facts: nw.NetworkFacts | None = None
+        self.addresses: list[tuple[str, str]] = []
+        #: The IPv6-only connection check started when IPv4 won the race
+        #: before IPv6 finished; read at the end of the run.
+        self.ipv6_task: asyncio.Task[PortCheck | None] | None = None
         self.timeouts = Timeouts.from_total(settings.timeout)
         self.transcript = Transcript()
         self.values: dict[str, object] = dict(settings.public())
@@ -87,9 +110,18 @@ class _Run:
         status: Status | None = None,
         evidence: dict[str, Any] | None = None,
         extra_remedy: list[Msg] | None = None,
+        note: Msg | None = None,
     ) -> Finding:
+        """Record a failure (or, with ``status=WARN``, a warning) of ``stage``.
+
+        ``note`` is a sentence of this run's evidence added to the cause's
+        general explanation ("other ports of the same server answered").
+        """
         info = get_cause(cause)
         values = dict(self.values)
+        explanation = filled(info.explanation, values)
+        if note is not None:
+            explanation = Msg(f"{explanation.ja} {note.ja}", f"{explanation.en} {note.en}")
         finding = Finding(
             stage,
             # A stage that stops the run is a failure whatever the cause's usual
@@ -98,21 +130,21 @@ class _Run:
             status or Status.FAIL,
             filled(info.title, values),
             cause=cause,
-            explanation=filled(info.explanation, values),
+            explanation=explanation,
             evidence=evidence or {},
             transcript=self.transcript.tail(),
             remedy=[filled(step, values) for step in info.remedy] + (extra_remedy or []),
             elapsed_ms=self.elapsed(),
         )
-        for note in provider_notes(self.settings.host, cause):
+        for pnote in provider_notes(self.settings.host, cause):
             finding.remedy.append(
                 Msg(
-                    m.PROVIDER_NOTE.ja.format(provider=note.provider, text=note.text.ja),
-                    m.PROVIDER_NOTE.en.format(provider=note.provider, text=note.text.en),
+                    m.PROVIDER_NOTE.ja.format(provider=pnote.provider, text=pnote.text.ja),
+                    m.PROVIDER_NOTE.en.format(provider=pnote.provider, text=pnote.text.en),
                 )
             )
-            if note.url:
-                finding.evidence.setdefault("provider_help", []).append(note.url)
+            if pnote.url:
+                finding.evidence.setdefault("provider_help", []).append(pnote.url)
         self.report.findings.append(finding)
         return finding
 
@@ -177,19 +209,48 @@ async def diagnose(
     email_domain: str | None = None,
     extra_ports: tuple[int, ...] = (),
     report: Report | None = None,
+    reference: str | None = None,
 ) -> AsyncIterator[Finding]:
     """Yield one `Finding` per stage as it completes; the last has stage "summary".
 
     ``extra_ports`` are probed as alternatives besides 995 and 110 (the lab and
-    tests serve on unprivileged ports).  Pass a `Report` to have it filled as
-    well (front ends render it at the end).
+    tests serve on unprivileged ports), and as other ports of the same host
+    when the POP3 port does not connect.  ``reference`` (``"host:port"``) is
+    an endpoint expected to accept TCP connections from anywhere: when
+    nothing on the server answers, it tells "the server is down" from "no
+    internet at all".  Pass a `Report` to have it filled as well (front ends
+    render it at the end).
     """
-    run = _Run(settings, nameservers, extra_ports)
+    run = _Run(settings, nameservers, extra_ports, reference)
     if report is not None:
         run.report = report
-    async for finding in _stages(run, password, try_username_forms, email_domain):
-        yield finding
+    try:
+        async for finding in _stages(run, password, try_username_forms, email_domain):
+            yield finding
+        late = await _ipv6_verdict(run)
+        if late is not None:
+            yield late
+    finally:
+        await nw.cancel(run.ipv6_task)
     yield _summary(run)
+
+
+async def _ipv6_verdict(run: _Run) -> Finding | None:
+    """The IPv6-only check's result, as an ipv6-broken warning placed with the connect findings."""
+    if run.ipv6_task is None:
+        return None
+    check = await run.ipv6_task
+    if check is None or check.outcome == "ok":
+        return None
+    if any(f.cause == "ipv6-broken" for f in run.report.findings):
+        return None
+    finding = run.problem("connect", "ipv6-broken", status=Status.WARN, evidence={"ipv6_check": check.to_dict()})
+    # Findings are listed in stage order: move it right after the last connect finding.
+    findings = run.report.findings
+    findings.remove(finding)
+    last_connect = max((i for i, f in enumerate(findings) if f.stage == "connect"), default=len(findings) - 1)
+    findings.insert(last_connect + 1, finding)
+    return finding
 
 
 def _summary(run: _Run) -> Finding:
@@ -226,18 +287,44 @@ async def _stages(
     s = run.settings
     security = Security(s.security)
 
-    # -- resolve ----------------------------------------------------------------------
+    # -- this computer's network, and the name lookup (run together) ----------------------
     run.begin()
+    facts = nw.local_facts(s.host, run.nameservers)
+    run.facts = facts
+    resolve_error: NetError | None = None
+    if _is_ip(s.host):
+        run.addresses = [("ipv6" if ":" in s.host else "ipv4", s.host)]
+    else:
+        # The resolver check runs alongside the real lookup, so a silent
+        # resolver costs one resolve timeout, not two.
+        resolver_check = asyncio.ensure_future(nw.probe_resolvers(facts, timeout=run.timeouts.resolve))
+        try:
+            run.addresses = await resolve(s.host, timeout=run.timeouts.resolve, nameservers=run.nameservers)
+        except NetError as exc:
+            resolve_error = exc
+        if resolve_error is None:
+            await nw.cancel(resolver_check)  # the lookup worked: that is proof enough
+        else:
+            await resolver_check
+    failure = nw.network_failure(facts, resolve_error)
+    if failure is not None:
+        cause, note = failure
+        net_evidence: dict[str, Any] = {"network": facts.to_dict()}
+        if resolve_error is not None:
+            net_evidence["resolve"] = _evidence(resolve_error)
+        yield run.problem("network", cause, evidence=net_evidence, note=note)
+        return
+    yield run.passed("network", facts.summary(), {"network": facts.to_dict()})
+
+    run.begin()
+    if resolve_error is not None:
+        yield await _resolve_problem(run, resolve_error, email_domain)
+        return
     if _is_ip(s.host):
         yield run.passed("resolve", m.RESOLVE_LITERAL)
     else:
-        try:
-            addresses = await resolve(s.host, timeout=run.timeouts.resolve, nameservers=run.nameservers)
-        except NetError as exc:
-            yield run.problem("resolve", cause_for_error(exc), evidence=_evidence(exc))
-            return
-        shown = ", ".join(ip for _, ip in addresses[:4])
-        yield run.passed("resolve", m.RESOLVE_OK, {"addresses": [ip for _, ip in addresses]}, addresses=shown)
+        shown = ", ".join(ip for _, ip in run.addresses[:4])
+        yield run.passed("resolve", m.RESOLVE_OK, {"addresses": [ip for _, ip in run.addresses]}, addresses=shown)
 
     # -- connect (and, for implicit TLS, the handshake) --------------------------------
     client = Pop3Client(
@@ -253,7 +340,7 @@ async def _stages(
     try:
         run.begin()
         try:
-            conn = await client.open()
+            conn = await _open_with_fallbacks(run, client)
         except TlsHandshakeFailed as exc:
             # TCP worked; the TLS handshake did not.
             yield run.passed(
@@ -270,17 +357,21 @@ async def _stages(
                 evidence.update(await _alternatives(run))
             yield run.problem("tls", cause_for_error(exc, implicit_tls=True), evidence=evidence)
             return
-        except NetError as exc:
-            evidence = _evidence(exc)
-            evidence.update(await _alternatives(run))
-            yield run.problem("connect", cause_for_error(exc), evidence=evidence)
+        except _ConnectFailed as failed:
+            yield failed.finding
             return
         attempts = [a.to_dict() for a in conn.attempts]
         yield run.passed("connect", m.CONNECT_OK, {"attempts": attempts}, address=conn.peer[0])
-        if any(a.family == "ipv6" and a.outcome not in ("ok", "abandoned") for a in conn.attempts) and any(
-            a.family == "ipv4" and a.outcome == "ok" for a in conn.attempts
-        ):
+        v4_won = any(a.family == "ipv4" and a.outcome == "ok" for a in conn.attempts)
+        if v4_won and any(a.family == "ipv6" and a.outcome not in ("ok", "abandoned") for a in conn.attempts):
             yield run.problem("connect", "ipv6-broken", status=Status.WARN, evidence={"attempts": attempts})
+        elif v4_won and any(a.family == "ipv6" and a.outcome == "abandoned" for a in conn.attempts):
+            # IPv4 won the race before IPv6 answered: that proves nothing
+            # about IPv6 yet.  Ask it alone, in the background, so the verdict
+            # over IPv4 is not delayed; the answer is read at the end.
+            run.ipv6_task = asyncio.ensure_future(
+                nw.ipv6_check(s.host, s.port, run.addresses, timeout=run.timeouts.connect)
+            )
         if security is Security.SSL:
             yield _tls_passed(run, client)
 
@@ -440,6 +531,134 @@ async def _stages(
             pass
     finally:
         await client.aclose()
+
+
+class _ConnectFailed(Exception):
+    """The POP3 port could not be connected to; ``finding`` says why (already recorded)."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.cause)
+        self.finding = finding
+
+
+def _hedge_delay(run: _Run) -> float:
+    """How long the connection may take before the fallback probes start anyway.
+
+    A SYN not answered within a second has been lost or dropped (Linux
+    retransmits it after 1 s), so from then on the probes that explain a
+    timeout run alongside it and the verdict arrives within about one
+    connect timeout instead of two.  Healthy servers answer long before,
+    and then no probe is sent at all.
+    """
+    return min(1.0, run.timeouts.connect / 4)
+
+
+async def _fallbacks(run: _Run, primary: asyncio.Future[str]) -> tuple[list[ProbeResult], nw.Triangulation]:
+    """Alternatives (other port/security) and triangulation (other ports, reference), in parallel."""
+    s = run.settings
+    ports = [p for p in dict.fromkeys((*nw.TRIANGULATION_PORTS, *run.extra_ports)) if p != s.port]
+    alternatives, triangulation = await asyncio.gather(
+        probe_alternatives(
+            s,
+            timeouts=run.timeouts,
+            nameservers=run.nameservers,
+            extra_ports=run.extra_ports,
+            port_failed=primary,
+        ),
+        nw.triangulate(
+            s.host,
+            run.addresses,
+            ports,
+            reference=run.reference,
+            timeout=run.timeouts.connect,
+            nameservers=run.nameservers,
+            primary=primary,
+        ),
+    )
+    return alternatives, triangulation
+
+
+async def _open_with_fallbacks(run: _Run, client: Pop3Client) -> Any:
+    """``client.open()``; when TCP fails, a `_ConnectFailed` whose finding names the cause.
+
+    `TlsHandshakeFailed` passes through: TCP worked, the caller handles TLS.
+    """
+    opening = asyncio.ensure_future(client.open())
+    primary: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    fallbacks: asyncio.Task[tuple[list[ProbeResult], nw.Triangulation]] | None = None
+    try:
+        done, _ = await asyncio.wait([opening], timeout=_hedge_delay(run))
+        if not done:
+            fallbacks = asyncio.ensure_future(_fallbacks(run, primary))
+        try:
+            return await opening
+        except TlsHandshakeFailed:
+            raise
+        except NetError as exc:
+            cause = cause_for_error(exc)
+            primary.set_result(cause)
+            if fallbacks is None:
+                fallbacks = asyncio.ensure_future(_fallbacks(run, primary))
+            alternatives, triangulation = await fallbacks
+            fallbacks = None
+            run.suggest(best(run.settings, alternatives))
+            verdict = nw.connect_verdict(cause, triangulation, run.facts, run.settings.port)
+            evidence = _evidence(exc)
+            evidence["alternatives"] = [r.to_dict() for r in alternatives]
+            evidence["triangulation"] = triangulation.to_dict()
+            evidence["interpretation"] = verdict.interpretation
+            raise _ConnectFailed(
+                run.problem("connect", verdict.cause, evidence=evidence, note=verdict.note)
+            ) from exc
+    finally:
+        await nw.cancel(fallbacks)
+        if not opening.done():
+            await nw.cancel(opening)
+
+
+async def _resolve_problem(run: _Run, exc: NetError, email_domain: str | None) -> Finding:
+    """The name lookup failed: say whether the name is wrong (with close names) or DNS is."""
+    s = run.settings
+    evidence = _evidence(exc)
+    cause = cause_for_error(exc)
+    note: Msg | None = None
+    extra: list[Msg] = []
+    if isinstance(exc, DnsUnavailable):
+        note = nw.name_unavailable_note(s.host, exc)
+    elif isinstance(exc, DnsNotFound):
+        domain = nw.email_domain_of(s.user, email_domain)
+        suggestions = await nw.did_you_mean(
+            s.host, domain, nameservers=run.nameservers, timeout=run.timeouts.resolve
+        )
+        evidence["did_you_mean"] = [x.to_dict() for x in suggestions]
+        if suggestions:
+            names = ", ".join(x.name for x in suggestions)
+            extra.append(nw.fmt(nw.DID_YOU_MEAN, names=names))
+            verified = await _verify_names(run, [x.name for x in suggestions if x.addresses])
+            if verified:
+                run.suggest(Suggestion(verified, s.port, s.security, s.user))
+                evidence["verified_host"] = verified
+                extra.insert(0, nw.fmt(nw.VERIFIED_NAME, name=verified, port=s.port))
+    return run.problem("resolve", cause, evidence=evidence, extra_remedy=extra, note=note)
+
+
+async def _verify_names(run: _Run, names: list[str]) -> str | None:
+    """The first of ``names`` (in order) where a POP3 server answers with the user's port and security."""
+    if not names:
+        return None
+    s = run.settings
+    results = await asyncio.gather(
+        *(
+            probe(
+                replace(s, host=name), s.port, Security(s.security), timeouts=run.timeouts, nameservers=run.nameservers
+            )
+            for name in names
+        )
+    )
+    for name, result in zip(names, results, strict=True):
+        if result.ok:
+            return name
+    return None
 
 
 def _tls_passed(run: _Run, client: Pop3Client) -> Finding:

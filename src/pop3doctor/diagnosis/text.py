@@ -6,6 +6,7 @@ from pop3doctor.diagnosis.model import Status
 from pop3doctor.i18n import Msg
 
 STAGE_NAMES: dict[str, Msg] = {
+    "network": Msg("この端末のネットワーク", "This computer's network"),
     "resolve": Msg("名前解決", "Name lookup"),
     "connect": Msg("接続", "Connection"),
     "tls": Msg("暗号化", "Encryption"),
