@@ -214,6 +214,11 @@ async def probe_resolvers(facts: NetworkFacts, *, timeout: float) -> list[Resolv
     return facts.resolvers
 
 
+def resolvers_dead(facts: NetworkFacts) -> bool:
+    """True when resolvers were probed and each one refused or failed outright (not a mere timeout)."""
+    return bool(facts.resolvers) and all(r.outcome in ("refused", "error") for r in facts.resolvers)
+
+
 def network_failure(facts: NetworkFacts, resolve_error: NetError | None) -> tuple[str, Msg] | None:
     """The cause that stops the run at the network stage, with a note; None to go on.
 

@@ -298,14 +298,33 @@ async def _stages(
         # The resolver check runs alongside the real lookup, so a silent
         # resolver costs one resolve timeout, not two.
         resolver_check = asyncio.ensure_future(nw.probe_resolvers(facts, timeout=run.timeouts.resolve))
+        lookup = asyncio.ensure_future(
+            resolve(s.host, timeout=run.timeouts.resolve, nameservers=run.nameservers)
+        )
         try:
-            run.addresses = await resolve(s.host, timeout=run.timeouts.resolve, nameservers=run.nameservers)
-        except NetError as exc:
-            resolve_error = exc
-        if resolve_error is None:
-            await nw.cancel(resolver_check)  # the lookup worked: that is proof enough
-        else:
-            await resolver_check
+            await asyncio.wait([lookup, resolver_check], return_when=asyncio.FIRST_COMPLETED)
+            if not lookup.done() and nw.resolvers_dead(facts):
+                # Every resolver refused outright (ICMP port unreachable):
+                # the lookup can only time out, so do not wait for it.
+                await nw.cancel(lookup)
+                resolve_error = DnsUnavailable(
+                    f"no DNS server answers for {s.host!r}",
+                    reason="no-nameservers",
+                    host=s.host,
+                    port=None,
+                    elapsed_ms=run.elapsed(),
+                )
+            else:
+                try:
+                    run.addresses = await lookup
+                except NetError as exc:
+                    resolve_error = exc
+        finally:
+            await nw.cancel(lookup)
+            if resolve_error is None:
+                await nw.cancel(resolver_check)  # the lookup worked: that is proof enough
+            else:
+                await resolver_check
     failure = nw.network_failure(facts, resolve_error)
     if failure is not None:
         cause, note = failure

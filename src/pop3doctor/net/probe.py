@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import dns.asyncquery
 import dns.asyncresolver
 import dns.exception
 import dns.message
@@ -121,11 +120,29 @@ class ResolverCheck:
         }
 
 
+class _OneReply(asyncio.DatagramProtocol):
+    """Waits for the first datagram, or the ICMP error a connected UDP socket reports."""
+
+    def __init__(self) -> None:
+        self.reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        if not self.reply.done():
+            self.reply.set_result(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if not self.reply.done():
+            self.reply.set_exception(exc)
+
+
 async def resolver_answers(nameserver: str, *, timeout: float, qname: str = ".") -> ResolverCheck:
     """Ask ``nameserver`` (``"ip"``/``"ip:port"``) for ``qname`` NS over UDP; never raises.
 
     The root's NS set is in every recursive resolver's cache, so a working
-    resolver answers at once without going out to the internet.
+    resolver answers at once without going out to the internet.  The socket
+    is connected, so an ICMP port-unreachable ("nothing listens there")
+    arrives as "refused" at once instead of waiting for the timeout (an
+    unconnected UDP socket never hears it).
     """
     start = time.monotonic()
     ip, port = parse_nameserver(nameserver)
@@ -134,9 +151,18 @@ async def resolver_answers(nameserver: str, *, timeout: float, qname: str = ".")
     def done(outcome: ResolverOutcome, rcode: str | None = None, detail: str | None = None) -> ResolverCheck:
         return ResolverCheck(nameserver, outcome, (time.monotonic() - start) * 1000.0, rcode, detail)
 
+    loop = asyncio.get_running_loop()
+    transport: asyncio.DatagramTransport | None = None
     try:
-        reply = await asyncio.wait_for(dns.asyncquery.udp(query, ip, timeout=timeout, port=port), timeout)
-    except (TimeoutError, dns.exception.Timeout):
+        transport, protocol = await loop.create_datagram_endpoint(_OneReply, remote_addr=(ip, port))
+        transport.sendto(query.to_wire())
+        while True:
+            wire = await asyncio.wait_for(asyncio.shield(protocol.reply), timeout - (time.monotonic() - start))
+            reply = dns.message.from_wire(wire)
+            if reply.id == query.id:
+                return done("answered", rcode=dns.rcode.to_text(reply.rcode()))
+            protocol.reply = loop.create_future()  # a stray datagram: keep waiting
+    except TimeoutError:
         return done("timeout")
     except ConnectionRefusedError:
         return done("refused", detail="ECONNREFUSED")
@@ -145,7 +171,9 @@ async def resolver_answers(nameserver: str, *, timeout: float, qname: str = ".")
         return done("error", detail=name or type(exc).__name__)
     except dns.exception.DNSException as exc:
         return done("error", detail=type(exc).__name__)
-    return done("answered", rcode=dns.rcode.to_text(reply.rcode()))
+    finally:
+        if transport is not None:
+            transport.close()
 
 
 PortOutcome = Literal["ok", "refused", "timeout", "unreachable", "error"]
