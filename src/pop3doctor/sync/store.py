@@ -17,6 +17,7 @@ store:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -33,6 +34,13 @@ class Staged:
     length: int  # octets in the file (after conversion)
     sha256: str  # of the file's content
     size: int | None  # the server's LIST size, when known
+    #: Set while the file's fsync runs in the background; `durable` waits for it.
+    syncing: Future[None] | None = None
+
+    def durable(self) -> None:
+        """Block until the file is on stable storage (re-raises the fsync's error)."""
+        if self.syncing is not None:
+            self.syncing.result()
 
 
 class MessageWriter(Protocol):
