@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
@@ -109,14 +108,13 @@ def default_state_dir() -> Path:
 
 
 class _RichProgress:
-    """Messages, octets and rate on stderr."""
+    """Messages done/total, octets, rate and time left, on stderr (a terminal only)."""
 
     def __init__(self, console: Console, label: str) -> None:
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[octets]}"),
+            TextColumn("{task.fields[count]}"),
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
@@ -126,10 +124,11 @@ class _RichProgress:
         self.label = label
         self.messages: TaskID | None = None
         self.done = 0
+        self.total_messages = 0
 
     def start(self, messages: int, octets: int) -> None:
         self.progress.start()
-        self.messages = self.progress.add_task(self.label, total=octets or None, octets=f"0/{messages}")
+        self.messages = self.progress.add_task(self.label, total=octets or None, count=f"0/{messages}")
         self.total_messages = messages
 
     def advance(self, octets: int) -> None:
@@ -139,7 +138,7 @@ class _RichProgress:
     def message_done(self) -> None:
         self.done += 1
         if self.messages is not None:
-            self.progress.update(self.messages, octets=f"{self.done}/{self.total_messages}")
+            self.progress.update(self.messages, count=f"{self.done}/{self.total_messages}")
 
     def stop(self) -> None:
         self.progress.stop()
