@@ -23,7 +23,7 @@ from pop3doctor.lab import LabServer
 from pop3doctor.net.probe import default_routes
 from support.dns_server import LocalDnsServer
 from support.netns import Firewall, leftovers
-from support.netns import firewall as firewall  # noqa: F401 -- the fixture
+from support.netns import firewall as firewall  # the fixture (explicit re-export)
 
 pytestmark = pytest.mark.root
 

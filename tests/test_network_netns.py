@@ -20,7 +20,7 @@ import pytest
 
 from support.dns_server import LocalDnsServer
 from support.netns import Namespace, leftovers, skip_unless_root
-from support.netns import namespace_factory as namespace_factory  # noqa: F401 -- the fixture
+from support.netns import namespace_factory as namespace_factory  # the fixture (explicit re-export)
 
 pytestmark = pytest.mark.root
 
