@@ -55,9 +55,12 @@ class Account:
 
     @property
     def state_key(self) -> str:
-        """A file-name-safe key that is stable for user, host and port."""
-        port = self.port or {Security.SSL: 995}.get(self.security, 110)
-        ident = f"{self.user}@{self.host.lower()}:{port}"
+        """A file-name-safe key for user and host.
+
+        Not the port or security mode: switching from 995 to STARTTLS on 110
+        reaches the same mailbox, and a new state would fetch it all again.
+        """
+        ident = f"{self.user}@{self.host.lower()}"
         safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in ident)[:80]
         return f"{safe}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
 
