@@ -19,6 +19,7 @@ _COMMANDS: list[str] = [
     "diagnose",
     "demo",
     "lab",
+    "web",
     "discover",
 ]
 

@@ -1,0 +1,70 @@
+"""The page's bridge to `pop3doctor.discovery`: settings from an e-mail address, with their source.
+
+Nothing is decided here: the chosen candidate is discovery's own choice;
+this module only words where it came from.  When the installed pop3doctor
+has no discovery engine, `available()` is False and the page asks for the
+server settings instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pop3doctor.i18n import Msg
+
+try:
+    from pop3doctor.discovery.engine import DiscoveryConfig, discover
+except ImportError:  # discovery not installed: the page asks for the settings
+    _ENGINE = False
+else:
+    _ENGINE = True
+
+#: ``Candidate.origin`` values, worded for people.
+_ORIGINS: dict[str, Msg] = {
+    "provider": Msg("pop3doctor 内蔵のプロバイダー情報", "pop3doctor's built-in provider list"),
+    "autoconfig": Msg("プロバイダーの自動設定ファイル", "the provider's automatic configuration file"),
+    "ispdb": Msg("Thunderbird のプロバイダー情報（ISPDB）", "Thunderbird's provider database (ISPDB)"),
+    "dns-srv": Msg("ドメインの DNS SRV レコード", "the domain's DNS SRV record"),
+    "dns-mx": Msg("ドメインの MX レコード（メールの配送先）", "the domain's MX record (where its mail goes)"),
+    "guess": Msg("よくあるサーバー名を試して、応答を確認", "a common server name, confirmed by connecting to it"),
+}
+
+
+@dataclass(frozen=True)
+class Discovery:
+    host: str
+    port: int
+    security: str
+    user: str
+    source: Msg
+
+
+def available() -> bool:
+    """True when settings can be looked up from an e-mail address."""
+    return _ENGINE
+
+
+def source_text(origin: str, evidence: str, provider: str | None) -> Msg:
+    """Where a discovered setting came from ("the domain's MX record: mx.example.jp")."""
+    base = _ORIGINS.get(origin, Msg(origin, origin))
+    detail = ", ".join(x for x in (provider, evidence) if x)
+    return Msg(f"{base.ja}: {detail}", f"{base.en}: {detail}") if detail else base
+
+
+async def discover_settings(
+    email: str, *, timeout: float, nameservers: tuple[str, ...] = (), ca_file: str | None = None
+) -> Discovery | None:
+    """Discovery's chosen settings for ``email``; None when unavailable or nothing was found."""
+    if not _ENGINE or "@" not in email:
+        return None
+    result = await discover(email, DiscoveryConfig(timeout=timeout, nameservers=nameservers, ca_file=ca_file))
+    chosen = result.chosen
+    if chosen is None:
+        return None
+    return Discovery(
+        host=chosen.host,
+        port=chosen.port,
+        security=chosen.security.value,
+        user=chosen.username,
+        source=source_text(chosen.origin, chosen.evidence, chosen.provider),
+    )
