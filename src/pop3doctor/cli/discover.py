@@ -168,3 +168,48 @@ def command(
     else:
         render(Console(soft_wrap=True), result, language)
     sys.exit(EXIT_FOUND if result.chosen is not None else EXIT_NOT_FOUND)
+
+
+def settings_for_diagnose(
+    email: str,
+    *,
+    port: int | None,
+    security: str,
+    user: str | None,
+    timeout: float,
+    ca_file: str | None,
+    dns_servers: tuple[str, ...],
+    lang: Lang,
+) -> tuple[str, int | None, str, str]:
+    """``pop3doctor diagnose EMAIL`` without --host: (host, port, security, user) from discovery.
+
+    An explicit --port/--security/--user still wins.  When nothing is found
+    (or the provider has no POP) the discovery report goes to stderr and the
+    command exits with status 2.
+    """
+    try:
+        result = run_discovery(email, DiscoveryConfig(timeout=timeout, nameservers=dns_servers, ca_file=ca_file))
+    except AddressError:
+        raise click.UsageError(m.INVALID_ADDRESS(lang, text=email)) from None
+    console = Console(stderr=True, soft_wrap=True)
+    chosen = result.chosen
+    if chosen is None:
+        render(console, result, lang)
+        sys.exit(EXIT_NOT_FOUND)
+    console.print(
+        escape(
+            m.USING_DISCOVERED(
+                lang,
+                email=result.email,
+                host=chosen.host,
+                port=chosen.port,
+                security=m.SECURITY_NAMES[chosen.security.value](lang),
+                source=m.SOURCE_NAMES[chosen.source.value](lang),
+            )
+        )
+    )
+    for warning in result.warnings:
+        console.print(f"[yellow]⚠[/yellow] {escape(warning.text(lang))}")
+    if port is None and security == "auto":
+        port, security = chosen.port, chosen.security.value
+    return chosen.host, port, security, user or chosen.username or result.email
