@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from pop3doctor.cli.discover import settings_for_diagnose
 from pop3doctor.cli.options import connection_options, read_password, security_and_port
 from pop3doctor.cli.render import render_finding, render_verdict
 from pop3doctor.client import Security
@@ -95,6 +96,7 @@ async def _run(
 
 
 @click.command("diagnose")
+@click.argument("address", metavar="[EMAIL]", required=False)
 @connection_options
 @click.option("--json", "as_json", is_flag=True, help="machine-readable report (schema pop3doctor.report/1)")
 @click.option(
@@ -153,10 +155,18 @@ def command(
     auth: str,
     reference: str | None,
     email: str | None,
+    address: str | None = None,
 ) -> None:
     """受信できない原因を段階ごとに調べ、直し方を示します。
     Check every stage from name lookup to a real download, and say what to change."""
     language = resolve_lang(lang)
+    if address and not host:
+        # EMAIL without --host: find the settings first (discovery never sends a password).
+        host, port, security, user = settings_for_diagnose(
+            address, port=port, security=security, user=user, timeout=timeout, ca_file=ca_file,
+            dns_servers=dns_servers, lang=language,
+        )
+        email = email or address
     if not host or not user:
         raise click.UsageError(_NEED_HOST(language))
     password = read_password(user=user, password_env=password_env, password_stdin=password_stdin, lang=language)
