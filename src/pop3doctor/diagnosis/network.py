@@ -53,6 +53,10 @@ from pop3doctor.net.resolve import ip_literal, parse_nameserver, resolve
 #: (TLS and STARTTLS), SMTP, and HTTPS (webmail; rarely filtered anywhere).
 TRIANGULATION_PORTS = (995, 110, 993, 143, 465, 587, 25, 443)
 
+#: Seconds the resolver check runs before the name lookup starts: enough
+#: for an ICMP "port unreachable" from a resolver that is not there.
+RESOLVER_HEAD_START = 0.2
+
 #: How many "did you mean" names to show at most.
 MAX_SUGGESTIONS = 3
 

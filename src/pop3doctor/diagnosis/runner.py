@@ -295,18 +295,14 @@ async def _stages(
     if _is_ip(s.host):
         run.addresses = [("ipv6" if ":" in s.host else "ipv4", s.host)]
     else:
-        # The resolver check runs alongside the real lookup, so a silent
-        # resolver costs one resolve timeout, not two.
+        # The resolver check gets a short head start: a resolver that is not
+        # there at all is refused (ICMP) within a round trip, and then the
+        # lookup, which could only time out, is not started.  Otherwise both
+        # run together, so a silent resolver costs one timeout, not two.
         resolver_check = asyncio.ensure_future(nw.probe_resolvers(facts, timeout=run.timeouts.resolve))
-        lookup = asyncio.ensure_future(
-            resolve(s.host, timeout=run.timeouts.resolve, nameservers=run.nameservers)
-        )
         try:
-            await asyncio.wait([lookup, resolver_check], return_when=asyncio.FIRST_COMPLETED)
-            if not lookup.done() and nw.resolvers_dead(facts):
-                # Every resolver refused outright (ICMP port unreachable):
-                # the lookup can only time out, so do not wait for it.
-                await nw.cancel(lookup)
+            await asyncio.wait([resolver_check], timeout=nw.RESOLVER_HEAD_START)
+            if resolver_check.done() and nw.resolvers_dead(facts):
                 resolve_error = DnsUnavailable(
                     f"no DNS server answers for {s.host!r}",
                     reason="no-nameservers",
@@ -316,11 +312,10 @@ async def _stages(
                 )
             else:
                 try:
-                    run.addresses = await lookup
+                    run.addresses = await resolve(s.host, timeout=run.timeouts.resolve, nameservers=run.nameservers)
                 except NetError as exc:
                     resolve_error = exc
         finally:
-            await nw.cancel(lookup)
             if resolve_error is None:
                 await nw.cancel(resolver_check)  # the lookup worked: that is proof enough
             else:
@@ -572,14 +567,22 @@ def _hedge_delay(run: _Run) -> float:
     return min(1.0, run.timeouts.connect / 4)
 
 
-async def _fallbacks(run: _Run, primary: asyncio.Future[str]) -> tuple[list[ProbeResult], nw.Triangulation]:
-    """Alternatives (other port/security) and triangulation (other ports, reference), in parallel."""
+async def _fallbacks(
+    run: _Run, primary: asyncio.Future[str], started: float
+) -> tuple[list[ProbeResult], nw.Triangulation]:
+    """Alternatives (other port/security) and triangulation (other ports, reference), in parallel.
+
+    ``started`` is when the user's own connection attempt began: the probes
+    get the rest of its connect timeout (at least half of it), so they end
+    together with it and the verdict is not pushed past one timeout.
+    """
     s = run.settings
+    connect = max(run.timeouts.connect - (time.monotonic() - started), run.timeouts.connect / 2)
     ports = [p for p in dict.fromkeys((*nw.TRIANGULATION_PORTS, *run.extra_ports)) if p != s.port]
     alternatives, triangulation = await asyncio.gather(
         probe_alternatives(
             s,
-            timeouts=run.timeouts,
+            timeouts=replace(run.timeouts, connect=connect),
             nameservers=run.nameservers,
             extra_ports=run.extra_ports,
             port_failed=primary,
@@ -589,7 +592,7 @@ async def _fallbacks(run: _Run, primary: asyncio.Future[str]) -> tuple[list[Prob
             run.addresses,
             ports,
             reference=run.reference,
-            timeout=run.timeouts.connect,
+            timeout=connect,
             nameservers=run.nameservers,
             primary=primary,
         ),
@@ -602,13 +605,14 @@ async def _open_with_fallbacks(run: _Run, client: Pop3Client) -> Any:
 
     `TlsHandshakeFailed` passes through: TCP worked, the caller handles TLS.
     """
+    started = time.monotonic()
     opening = asyncio.ensure_future(client.open())
     primary: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     fallbacks: asyncio.Task[tuple[list[ProbeResult], nw.Triangulation]] | None = None
     try:
         done, _ = await asyncio.wait([opening], timeout=_hedge_delay(run))
         if not done:
-            fallbacks = asyncio.ensure_future(_fallbacks(run, primary))
+            fallbacks = asyncio.ensure_future(_fallbacks(run, primary, started))
         try:
             return await opening
         except TlsHandshakeFailed:
@@ -617,7 +621,7 @@ async def _open_with_fallbacks(run: _Run, client: Pop3Client) -> Any:
             cause = cause_for_error(exc)
             primary.set_result(cause)
             if fallbacks is None:
-                fallbacks = asyncio.ensure_future(_fallbacks(run, primary))
+                fallbacks = asyncio.ensure_future(_fallbacks(run, primary, started))
             alternatives, triangulation = await fallbacks
             fallbacks = None
             run.suggest(best(run.settings, alternatives))
