@@ -12,6 +12,22 @@ Use them through the fixtures (`firewall`, `namespace_factory`), or as
 context managers; both clean up on every exit path, including a failing
 assertion.  They need root, nft and ip; the fixtures skip with the reason
 otherwise.  `leftovers` lists what a test run left behind (should be empty).
+
+Kernel behaviour these helpers rely on, checked on the CI machine (a
+Firecracker VM running a real Linux 6.18 kernel, not gVisor, so nftables
+and namespaces behave as on any Linux host):
+
+- in a fresh namespace loopback is down: connecting to 127.0.0.1 fails at
+  once with ENETUNREACH, to ::1 with EADDRNOTAVAIL;
+- deleting a namespace destroys its end of a veth pair only asynchronously
+  (the peer was still listed right after ``ip netns del``), so `delete`
+  removes our end explicitly first;
+- nftables ``output`` rules apply to loopback traffic: ``drop`` gives a
+  connect timeout, ``reject with tcp reset`` ECONNREFUSED, ``reject with
+  icmp type host-unreachable`` EHOSTUNREACH;
+- an ICMP port-unreachable reaches a *connected* UDP socket as
+  ECONNREFUSED, never an unconnected one (so dnspython's queries just time
+  out against a closed resolver port; pop3doctor's resolver check connects).
 """
 
 from __future__ import annotations

@@ -64,10 +64,10 @@ MAX_SUGGESTIONS = 3
 # -- messages --------------------------------------------------------------------------
 
 NETWORK_OK = Msg(
-    "このコンピューターのネットワーク: {routes}。DNS サーバー: {resolvers}",
-    "This computer's network: {routes}. DNS server: {resolvers}",
+    "インターネットへの経路: {routes}。DNS サーバー: {resolvers}",
+    "Route to the internet: {routes}. DNS server: {resolvers}",
 )
-NO_DEFAULT_ROUTE = Msg("インターネットへの経路なし", "no route to the internet")
+NO_DEFAULT_ROUTE = Msg("なし（ローカルネットワークのみ）", "none (local network only)")
 NO_RESOLVER = Msg("設定されていません", "none configured")
 RESOLVER_SILENT = Msg(
     "DNS サーバー {resolvers} はまったく応答しません。",
