@@ -146,7 +146,9 @@ async def test_failures_map_to_cause_codes(dovecot: DovecotServer, tmp_path: Pat
         (
             _account(dovecot, port=dovecot.pop3_port, security=Security.PLAIN),
             dovecot.password,
-            "plaintext-auth-disallowed",
+            # pop3doctor itself refuses to send the password unencrypted
+            # (no --allow-plaintext): the user's setting is the problem.
+            "encryption-off",
         ),
     ]
     for account, password, cause in cases:

@@ -107,7 +107,8 @@ def cause_for_error(exc: BaseException, *, implicit_tls: bool = False, stage: st
     if isinstance(exc, PolicyError):
         return {
             "starttls-unavailable": "starttls-unavailable",
-            "plaintext-refused": "starttls-unavailable",
+            # Our own refusal to send a password in clear text: the setting is the problem.
+            "plaintext-refused": "encryption-off",
             "mechanism-unavailable": "auth-mechanism-unsupported",
         }.get(exc.reason, "auth-mechanism-unsupported")
     if isinstance(exc, ServerError):
