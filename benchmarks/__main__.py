@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchmarks import external, inprocess
 from benchmarks.model import Tool
-from benchmarks.report import WorkloadReport, machine, print_legend, print_machine
+from benchmarks.report import WorkloadReport, load_average, machine, print_legend, print_machine
 from benchmarks.runner import alternate
 from benchmarks.server import BenchServer, Workload, bench_server
 from benchmarks.testsupport import DovecotUnavailable, check_available
@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
                 report.print_table(sys.stdout)
                 sys.stdout.flush()
                 reports.append(report)
-    print_legend(sys.stdout)
+    info["loadavg_end"] = load_average()
+    print_legend(sys.stdout, info)
     if args.json is not None:
         payload = {"machine": info, "workloads": [r.to_json() for r in reports]}
         args.json.write_text(json.dumps(payload, indent=2) + "\n")

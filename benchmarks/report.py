@@ -144,9 +144,17 @@ def machine() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "openssl": ssl.OPENSSL_VERSION,
         "platform": platform.platform(),
+        "loadavg_start": load_average(),
     }
     info.update(tool_versions())
     return info
+
+
+def load_average() -> str:
+    """1/5/15-minute load averages: other work on the machine makes the figures noisy."""
+    if not hasattr(os, "getloadavg"):
+        return "unknown"
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _cpu_model() -> str:
@@ -165,9 +173,10 @@ def print_machine(info: dict[str, Any], out: TextIO) -> None:
         print(f"  {key}: {value}", file=out)
 
 
-def print_legend(out: TextIO) -> None:
+def print_legend(out: TextIO, info: dict[str, Any]) -> None:
+    print(f"\nload average: {info.get('loadavg_start')} at start, {info.get('loadavg_end')} at end", file=out)
     print(
-        "\nmedian/min: wall-clock seconds per run, connect to QUIT (external tools: process start to exit);\n"
+        "median/min: wall-clock seconds per run, connect to QUIT (external tools: process start to exit);\n"
         "t/<ours>: median time relative to ours (>1 = slower); t/raw: relative to the raw pipelined read,\n"
         "the limit (1.00 = at the limit). msg/s and MB/s from the median; MB = 10^6 octets of stored mail.",
         file=out,

@@ -221,9 +221,24 @@ async def _ipv6(t: float) -> Result:
 def _cli_in(ns: Namespace, t: float, *args: str) -> tuple[str | None, float]:
     start = time.monotonic()
     proc = subprocess.run(
-        ns.python("-m", "pop3doctor", "diagnose", "--user", "alice", "--security", "ssl", "--port", "995",
-                  "--timeout", str(t), "--json", *args),
-        capture_output=True, text=True, timeout=10 * t + 60,
+        ns.python(
+            "-m",
+            "pop3doctor",
+            "diagnose",
+            "--user",
+            "alice",
+            "--security",
+            "ssl",
+            "--port",
+            "995",
+            "--timeout",
+            str(t),
+            "--json",
+            *args,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=10 * t + 60,
     )
     took = time.monotonic() - start
     cause = json.loads(proc.stdout)["cause"] if proc.stdout else None
