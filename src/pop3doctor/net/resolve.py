@@ -235,14 +235,17 @@ async def _resolve_with(
     # Both types at once: total time is the slower one, not the sum.  The
     # resolver's lifetime is checked between tries only, so wait_for makes
     # ``timeout`` a hard bound.
-    try:
-        aaaa, a = await asyncio.wait_for(
-            asyncio.gather(
-                _query(resolver, host, dns.rdatatype.AAAA),
-                _query(resolver, host, dns.rdatatype.A),
-            ),
-            timeout,
+    async def both() -> list[_Outcome]:
+        # Awaited inside a task so that, when the caller is cancelled, the
+        # gather's outcome is always retrieved (a bare gather under wait_for
+        # logs "_GatheringFuture exception was never retrieved").
+        return await asyncio.gather(
+            _query(resolver, host, dns.rdatatype.AAAA),
+            _query(resolver, host, dns.rdatatype.A),
         )
+
+    try:
+        aaaa, a = await asyncio.wait_for(both(), timeout)
     except TimeoutError:
         raise DnsUnavailable(
             f"resolving {host!r} timed out",
