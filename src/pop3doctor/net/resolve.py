@@ -235,7 +235,7 @@ async def _resolve_with(
     # Both types at once: total time is the slower one, not the sum.  The
     # resolver's lifetime is checked between tries only, so wait_for makes
     # ``timeout`` a hard bound.
-    async def both() -> list[_Outcome]:
+    async def both() -> tuple[_Outcome, _Outcome]:
         # Awaited inside a task so that, when the caller is cancelled, the
         # gather's outcome is always retrieved (a bare gather under wait_for
         # logs "_GatheringFuture exception was never retrieved").
