@@ -89,7 +89,7 @@ def _run_workload(
     print(f"{workload.name}: delivering {workload.describe()} and warming up Dovecot ...", file=sys.stderr, flush=True)
     target = server.mailbox(workload)
     scratch = Path(tempfile.mkdtemp(prefix=f"p3bench-{workload.name}-", dir=base))
-    # 0711: a tool run as the unprivileged mail account (getmail6) must reach its own dir inside.
+    # 0711: getmail6 delivers from a child switched to the unprivileged mail account, which must reach its Maildir.
     scratch.chmod(0o711)
     try:
         results = alternate(target, tools, rounds, scratch)
