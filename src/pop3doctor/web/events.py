@@ -78,11 +78,17 @@ def done_event(report: Report) -> dict[str, Any]:
     s = report.settings
     if report.suggested is not None:
         g = report.suggested
+        rows = settings_rows(g.host, g.port, g.security, g.user)
+        checked = s.public()
+        for row in rows:
+            # Mark what differs from the settings checked: that is what to change.
+            row["changed"] = row["key"] in checked and g.to_dict()[row["key"]] != checked[row["key"]]
         data["enter"] = {
             "kind": "suggested",
             "heading": both(UI["enter_suggested"]),
-            "rows": settings_rows(g.host, g.port, g.security, g.user),
+            "rows": rows,
             "raw": g.to_dict(),
+            "changed_word": both(UI["changed"]),
         }
     else:
         kind = "verified" if report.verdict != "problem" else "checked"

@@ -91,6 +91,7 @@ UI: dict[str, Msg] = {
     "row_user": Msg("ユーザー名", "User name"),
     "row_password": Msg("パスワード", "Password"),
     "row_password_value": Msg("（お使いのパスワード）", "(your password)"),
+    "changed": Msg("← ここを変更", "← change this"),
     "use_suggested": Msg("この設定でもう一度チェック", "Check again with these settings"),
     "again": Msg("もう一度チェック", "Check again"),
     "again_hint": Msg(

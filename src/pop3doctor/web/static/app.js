@@ -244,6 +244,13 @@
         th.appendChild(bi(row.label));
         const td = document.createElement("td");
         td.appendChild(bi(row.value));
+        if (row.changed) {
+          tr.classList.add("changed");
+          const mark = document.createElement("span");
+          mark.className = "changed-mark";
+          mark.appendChild(bi(enter.changed_word));
+          td.append(" ", mark);
+        }
         tr.append(th, td);
         body.appendChild(tr);
       }
