@@ -8,6 +8,7 @@ to enter and the support report.  Screenshots land in test-artifacts/.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,6 +20,9 @@ from pop3doctor.diagnosis.text import STAGE_NAMES, VERDICTS
 from pop3doctor.i18n import Msg
 from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.lab import LabServer
+from pop3doctor.web import RunOptions, create_app
+from pop3doctor.web.server import serve_in_thread
+from support.dns_server import LocalDnsServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -264,3 +268,34 @@ def test_missing_field_is_explained_next_to_the_form(open_page: Callable[..., Pa
     assert "1〜65535" in error.inner_text()
     assert page.evaluate("document.activeElement.id") == "port"
     assert page.locator("#verdict").is_hidden()
+
+
+def test_address_and_password_only_discovers_the_settings(
+    open_page: Callable[..., Page],
+    screenshot: Callable[[Page, str], object],
+    lab_ca: trustme.CA,
+    tmp_path: Path,
+) -> None:
+    """No advanced fields: discovery finds the server (an SRV record on a loopback DNS server),
+    the page shows where the settings came from, and the check passes."""
+    ca_file = tmp_path / "lab-ca.pem"
+    lab_ca.cert_pem.write_to_path(str(ca_file))
+    with LabServer("healthy", ca=lab_ca, user="alice@example.test").run_in_thread() as lab:
+        records = {
+            "_pop3s._tcp.example.test": {"SRV": [(0, 1, lab.tls_port, "localhost")]},
+            "localhost": {"A": ["127.0.0.1"]},
+        }
+        with LocalDnsServer(records) as dns:
+            options = RunOptions(ca_file=str(ca_file), timeout=3.0, nameservers=(dns.nameserver,))
+            with serve_in_thread(create_app(options)) as url:
+                page = open_page("ja", url=url)
+                assert page.locator("#advanced").get_attribute("open") is None  # nothing to fill in there
+                box(page, "メールアドレス").fill("alice@example.test")
+                box(page, "パスワード").fill(lab.password)
+                page.get_by_role("button", name="チェック開始").click()
+                page.locator("#verdict:not([hidden])").wait_for(timeout=WAIT_MS)
+    assert page.locator("#verdict").get_attribute("data-verdict") == "ok"
+    used = visible(page, "#settings-used")
+    assert "localhost" in used and str(lab.tls_port) in used and "SRV" in visible(page, "#settings-source")
+    assert step_statuses(page) == dict.fromkeys(CHECKS, "pass")
+    screenshot(page, "web-discovered-ja")

@@ -102,20 +102,21 @@ def web_url(lab_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def open_page(browser: Browser, web_url: str) -> Iterator[Callable[..., Page]]:
     contexts = []
 
-    def open_(lang: str = "en", *, clipboard: bool = False) -> Page:
+    def open_(lang: str = "en", *, clipboard: bool = False, url: str | None = None) -> Page:
+        url = url or web_url
         locale = {"ja": "ja-JP", "en": "en-US"}[lang]
         context = browser.new_context(
             locale=locale, viewport=PHONE, extra_http_headers={"Accept-Language": f"{locale},{lang};q=0.9"}
         )
         if clipboard:
-            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web_url.rstrip("/"))
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
         context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.js_errors = errors  # type: ignore[attr-defined]  # read by the tests: no script errors
-        page.goto(web_url)
+        page.goto(url)
         return page
 
     yield open_

@@ -37,6 +37,12 @@ class Discovery:
     security: str
     user: str
     source: Msg
+    #: Discovery's warnings for this account ("POP must be enabled first", ...).
+    notes: tuple[Msg, ...] = ()
+
+
+class NoPop(Exception):
+    """Discovery says this provider offers no POP3 at all."""
 
 
 def available() -> bool:
@@ -54,11 +60,16 @@ def source_text(origin: str, evidence: str, provider: str | None) -> Msg:
 async def discover_settings(
     email: str, *, timeout: float, nameservers: tuple[str, ...] = (), ca_file: str | None = None
 ) -> Discovery | None:
-    """Discovery's chosen settings for ``email``; None when unavailable or nothing was found."""
+    """Discovery's chosen settings for ``email``; None when unavailable or nothing was found.
+
+    Raises `NoPop` when discovery says the provider offers no POP3.
+    """
     if not _ENGINE or "@" not in email:
         return None
     result = await discover(email, DiscoveryConfig(timeout=timeout, nameservers=nameservers, ca_file=ca_file))
     chosen = result.chosen
+    if result.pop_offered is False:
+        raise NoPop(email)
     if chosen is None:
         return None
     return Discovery(
@@ -67,4 +78,5 @@ async def discover_settings(
         security=chosen.security.value,
         user=chosen.username,
         source=source_text(chosen.origin, chosen.evidence, chosen.provider),
+        notes=tuple(w.text for w in result.warnings),
     )

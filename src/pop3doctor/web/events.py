@@ -30,10 +30,14 @@ def stage_names() -> dict[str, Bilingual]:
     return {stage: both(STAGE_NAMES[stage]) for stage in CHECKLIST}
 
 
-def settings_event(settings: Settings, source: Msg) -> dict[str, Any]:
-    """The settings about to be checked and where they came from."""
-    return {"settings": settings_rows(settings.host, settings.port, settings.security, settings.user),
-            "raw": settings.public(), "source": both(source)}
+def settings_event(settings: Settings, source: Msg, notes: tuple[Msg, ...] = ()) -> dict[str, Any]:
+    """The settings about to be checked, where they came from, and discovery's notes on them."""
+    return {
+        "settings": settings_rows(settings.host, settings.port, settings.security, settings.user),
+        "raw": settings.public(),
+        "source": both(source),
+        "notes": [both(note) for note in notes],
+    }
 
 
 def settings_rows(host: str, port: int, security: str, user: str) -> list[dict[str, Any]]:
@@ -101,5 +105,6 @@ def done_event(report: Report) -> dict[str, Any]:
     return data
 
 
-def error_event(message: Msg) -> dict[str, Any]:
-    return {"message": both(message)}
+def error_event(message: Msg, field: str | None = None) -> dict[str, Any]:
+    """A run that could not check anything; ``field`` names the form field to fill in."""
+    return {"message": both(message), "field": field}

@@ -9,6 +9,7 @@ Events are kept (without it) so a browser that reconnects its event stream
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 from collections import OrderedDict
@@ -18,11 +19,10 @@ from typing import Any
 
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
-from pop3doctor.i18n import Msg
 from pop3doctor.web import events
-from pop3doctor.web.discover import Discovery, discover_settings
+from pop3doctor.web.discover import Discovery, NoPop, discover_settings
 from pop3doctor.web.form import CheckRequest, default_port
-from pop3doctor.web.text import DISCOVERY_FAILED, RUN_FAILED, UI
+from pop3doctor.web.text import DISCOVERY_FAILED, NO_POP, RUN_FAILED, UI
 
 log = logging.getLogger(__name__)
 
@@ -91,38 +91,35 @@ def start_run(request: CheckRequest, password: str | None, options: RunOptions) 
     return run
 
 
-async def _settings_for(run: Run, request: CheckRequest, options: RunOptions) -> tuple[Settings, Msg] | None:
+async def _settings_for(request: CheckRequest, options: RunOptions) -> Discovery | None:
     """The settings to check: typed in, or discovered from the address (None: nothing found)."""
     if request.host is not None:
         port = request.port or default_port(request.security)
-        settings = Settings(
-            request.host, port, request.security, request.user, ca_file=options.ca_file, timeout=options.timeout
-        )
-        return settings, UI["source_manual"]
+        return Discovery(request.host, port, request.security, request.user, UI["source_manual"])
     found: Discovery | None = await discover_settings(
         request.email, timeout=options.timeout, nameservers=options.nameservers, ca_file=options.ca_file
     )
     if found is None:
         return None
-    settings = Settings(
-        found.host,
-        request.port or found.port,
-        found.security,
-        request.user if request.user != request.email else found.user,
-        ca_file=options.ca_file,
-        timeout=options.timeout,
-    )
-    return settings, found.source
+    # A user name typed under "advanced" wins over discovery's guess of the form.
+    user = request.user if request.user != request.email else found.user
+    return dataclasses.replace(found, user=user)
 
 
 async def _drive(run: Run, request: CheckRequest, password: str | None, options: RunOptions) -> None:
     try:
-        chosen = await _settings_for(run, request, options)
-        if chosen is None:
-            await run.publish("failed", events.error_event(DISCOVERY_FAILED), last=True)
+        try:
+            chosen = await _settings_for(request, options)
+        except NoPop:
+            await run.publish("failed", events.error_event(NO_POP, field="host"), last=True)
             return
-        settings, source = chosen
-        await run.publish("settings", events.settings_event(settings, source))
+        if chosen is None:
+            await run.publish("failed", events.error_event(DISCOVERY_FAILED, field="host"), last=True)
+            return
+        settings = Settings(
+            chosen.host, chosen.port, chosen.security, chosen.user, ca_file=options.ca_file, timeout=options.timeout
+        )
+        await run.publish("settings", events.settings_event(settings, chosen.source, chosen.notes))
         report = Report(settings)
         async for finding in diagnose(
             settings,

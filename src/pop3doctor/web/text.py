@@ -161,6 +161,12 @@ DISCOVERY_FAILED = Msg(
     "メールアドレスからサーバーの設定を見つけられませんでした。「サーバーの設定（詳細）」に入力してください。",
     "Could not find the server settings for this e-mail address. Enter them under \"Server settings (advanced)\".",
 )
+NO_POP = Msg(
+    "このメールアドレスのプロバイダーは POP3 での受信に対応していないようです。"
+    "IMAP やウェブメールで受信してください。別のサーバーを使う場合は「サーバーの設定（詳細）」に入力してください。",
+    "This address's provider does not seem to offer POP3. Use IMAP or webmail instead; "
+    "to check another server, enter it under \"Server settings (advanced)\".",
+)
 RUN_FAILED = Msg(
     "チェックの途中で予期しないエラーが起きました（{error}）。",
     "The check stopped with an unexpected error ({error}).",

@@ -154,7 +154,8 @@
     });
     source.addEventListener("failed", (ev) => {
       finish();
-      showError(JSON.parse(ev.data).message);
+      const data = JSON.parse(ev.data);
+      showError(data.message, data.field);
     });
     source.addEventListener("open", () => showError(null));
     source.onerror = () => {
@@ -185,6 +186,14 @@
       list.append(dt, dd);
     }
     fill($("settings-source"), data.source);
+    const notes = $("settings-notes");
+    notes.replaceChildren();
+    for (const note of data.notes) {
+      const li = document.createElement("li");
+      li.appendChild(bi(note));
+      notes.appendChild(li);
+    }
+    notes.hidden = data.notes.length === 0;
     $("settings-used").hidden = false;
   }
 
