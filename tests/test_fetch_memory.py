@@ -2,8 +2,10 @@
 
 Measured in a subprocess running the real CLI, as RSS (resident set size):
 psutil gives the RSS after all imports (the baseline), and the kernel's
-high-water mark ``ru_maxrss`` gives the true peak afterwards -- no sampling
-that could miss a short spike.  RSS, not tracemalloc, because the buffers
+high-water mark ``VmHWM`` gives the true peak afterwards -- no sampling that
+could miss a short spike.  Not ``ru_maxrss``: Linux carries that across
+execve, so a child forked from a large pytest process would report the
+parent's size (seen: 170 MiB "peak" in the full suite, 60 MiB alone).  RSS, not tracemalloc, because the buffers
 that matter are also outside Python's allocator: OpenSSL's read buffers,
 SQLite's page cache, the kernel-side copies into our process.  tracemalloc
 would see only Python objects and could miss a leak in C.
@@ -24,7 +26,7 @@ SIZE = 200 * 1024 * 1024
 LIMIT = 64 * 1024 * 1024
 
 _DRIVER = """
-import json, resource, sys
+import json, sys
 import psutil
 from pop3doctor.cli.main import main
 import pop3doctor.cli.fetch, pop3doctor.sync.engine, pop3doctor.client  # everything imported first
@@ -35,7 +37,8 @@ try:
     main()
 except SystemExit as exc:
     code = exc.code
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+with open("/proc/self/status") as status:  # VmHWM: this process image's own high-water mark
+    peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) * 1024
 print(json.dumps({"base": base, "peak": peak, "code": code}), file=sys.stderr)
 """
 
