@@ -10,21 +10,14 @@ and is flagged (RFC 6186 section 6 asks clients to check with the user).
 Thunderbird does not query SRV at all; this is where pop3doctor can find
 settings Thunderbird cannot.
 
-Lookups use dnspython: the nameservers given (tests, ``--dns-server``) or
-the system's resolver configuration.  Like `pop3doctor.net.resolve`, every
-query is hard-bounded by ``timeout``.
+The queries themselves are `pop3doctor.net.records` (the nameservers given
+by tests or ``--dns-server``, else the system's resolver configuration, each
+query hard-bounded by ``timeout``); this module only interprets the answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-
-import dns.asyncresolver
-import dns.exception
-import dns.nameserver
-import dns.rdatatype
-import dns.resolver
 
 from pop3doctor.client import Security
 from pop3doctor.discovery import messages as m
@@ -39,79 +32,12 @@ from pop3doctor.discovery.model import (
     Warning,
 )
 from pop3doctor.discovery.providers import candidates_from, provider_for_mx, warnings_from
-from pop3doctor.net.resolve import parse_nameserver
+from pop3doctor.net.records import DnsQueryFailed, MxRecord, SrvRecord, query_mx, query_srv
 
 SRV_SERVICES: tuple[tuple[str, Security], ...] = (
     ("_pop3s._tcp", Security.SSL),
     ("_pop3._tcp", Security.STARTTLS),
 )
-
-
-@dataclass(frozen=True)
-class SrvRecord:
-    priority: int
-    weight: int
-    port: int
-    target: str  # without the trailing dot; "." -> ""
-
-
-@dataclass(frozen=True)
-class MxRecord:
-    preference: int
-    exchange: str
-
-
-class DnsQueryFailed(Exception):
-    """No usable answer (SERVFAIL, timeout, no nameserver); ``reason`` is a short code."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def make_resolver(nameservers: list[str] | None, timeout: float) -> dns.asyncresolver.Resolver:
-    if nameservers:
-        resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.nameservers = [
-            dns.nameserver.Do53Nameserver(ip, port) for ip, port in (parse_nameserver(s) for s in nameservers)
-        ]
-    else:
-        resolver = dns.asyncresolver.Resolver()
-    resolver.lifetime = timeout
-    resolver.timeout = max(timeout / 2, 0.1)  # one retry of a lost UDP packet within the lifetime
-    return resolver
-
-
-async def _query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str, timeout: float) -> list[object]:
-    """The answer's rdata, [] for NXDOMAIN/NODATA; raises `DnsQueryFailed`."""
-    try:
-        answer = await asyncio.wait_for(resolver.resolve(name, rdtype, search=False), timeout)
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-        return []
-    except (TimeoutError, dns.exception.Timeout):
-        raise DnsQueryFailed("timeout") from None
-    except dns.resolver.NoNameservers:
-        raise DnsQueryFailed("servfail") from None
-    except dns.exception.DNSException as exc:
-        raise DnsQueryFailed(type(exc).__name__) from None
-    return list(answer)
-
-
-async def query_srv(resolver: dns.asyncresolver.Resolver, name: str, timeout: float) -> list[SrvRecord]:
-    """SRV records at ``name``, by priority then weight (heaviest first)."""
-    records = [
-        SrvRecord(int(r.priority), int(r.weight), int(r.port), r.target.to_text().rstrip("."))  # type: ignore[attr-defined]
-        for r in await _query(resolver, name, "SRV", timeout)
-    ]
-    return sorted(records, key=lambda r: (r.priority, -r.weight))
-
-
-async def query_mx(resolver: dns.asyncresolver.Resolver, domain: str, timeout: float) -> list[MxRecord]:
-    records = [
-        MxRecord(int(r.preference), r.exchange.to_text().rstrip(".").lower())  # type: ignore[attr-defined]
-        for r in await _query(resolver, domain, "MX", timeout)
-    ]
-    return sorted(records, key=lambda r: r.preference)
 
 
 def _in_domain(host: str, domain: str) -> bool:
@@ -121,18 +47,17 @@ def _in_domain(host: str, domain: str) -> bool:
 async def lookup(address: Address, *, timeout: float, nameservers: list[str] | None) -> SourceReport:
     """Source 3: SRV first (the domain's own statement), then MX -> known provider."""
     report = SourceReport(Source.DNS)
-    resolver = make_resolver(nameservers, timeout)
     domain = address.domain
 
     async def srv(service: str) -> list[SrvRecord] | DnsQueryFailed:
         try:
-            return await query_srv(resolver, f"{service}.{domain}", timeout)
+            return await query_srv(f"{service}.{domain}", timeout=timeout, nameservers=nameservers)
         except DnsQueryFailed as exc:
             return exc
 
     async def mx() -> list[MxRecord] | DnsQueryFailed:
         try:
-            return await query_mx(resolver, domain, timeout)
+            return await query_mx(domain, timeout=timeout, nameservers=nameservers)
         except DnsQueryFailed as exc:
             return exc
 
@@ -193,11 +118,12 @@ async def lookup(address: Address, *, timeout: float, nameservers: list[str] | N
 
 def _from_mx(report: SourceReport, address: Address, records: list[MxRecord]) -> None:
     for record in records:
-        provider = provider_for_mx(record.exchange)
+        exchange = record.exchange.lower()
+        provider = provider_for_mx(exchange)
         if provider is None:
-            report.detail.append(m.MX_UNKNOWN.format(mx=record.exchange))
+            report.detail.append(m.MX_UNKNOWN.format(mx=exchange))
             continue
-        report.detail.append(m.MX_FOUND.format(mx=record.exchange, name=provider.name))
+        report.detail.append(m.MX_FOUND.format(mx=exchange, name=provider.name))
         report.warnings += warnings_from(provider, Source.DNS)
         if not provider.pop:
             report.pop_offered = False
@@ -208,7 +134,7 @@ def _from_mx(report: SourceReport, address: Address, records: list[MxRecord]) ->
             source=Source.DNS,
             origin="dns-mx",
             confidence=Confidence.MEDIUM,
-            evidence=f"MX {record.preference} {record.exchange}. -> {provider.id}",
+            evidence=f"MX {record.preference} {exchange}. -> {provider.id}",
         )
         return
 

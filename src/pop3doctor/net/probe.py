@@ -24,10 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import dns.asyncresolver
 import dns.exception
 import dns.message
-import dns.nameserver
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
@@ -35,6 +33,7 @@ import dns.resolver
 from pop3doctor.net.attempt import Attempt, Family
 from pop3doctor.net.errors import ConnectError, ConnectRefused, ConnectTimeout, HostUnreachable
 from pop3doctor.net.happy_eyeballs import race
+from pop3doctor.net.records import DnsQueryFailed, query_mx, query_srv
 from pop3doctor.net.resolve import ip_literal, parse_nameserver
 
 #: Addresses no network uses (RFC 5737, RFC 3849): reachable only through a
@@ -239,37 +238,21 @@ async def tcp_probe(
 
 
 async def lookup_targets(
-    name: str, rdtype: str, *, timeout: float, nameservers: list[str] | None = None
+    name: str, rdtype: Literal["MX", "SRV"], *, timeout: float, nameservers: list[str] | None = None
 ) -> list[str]:
     """Host names an MX or SRV record set of ``name`` points to; ``[]`` on any failure.
 
     Best effort by contract: it feeds "did you mean" suggestions, where no
     answer is simply no suggestion.  MX targets come in preference order,
     SRV targets in priority order; the root target "." (RFC 2782: "no
-    service here") is dropped.
+    service here", RFC 7505 null MX) is dropped.  Queries are
+    `pop3doctor.net.records`; ties in order are broken by name.
     """
-    if nameservers:
-        resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.nameservers = [
-            dns.nameserver.Do53Nameserver(ip, port) for ip, port in map(parse_nameserver, nameservers)
-        ]
-    else:
-        try:
-            resolver = dns.asyncresolver.Resolver(configure=True)
-        except (dns.resolver.NoResolverConfiguration, OSError):
-            return []
-    resolver.lifetime = timeout
-    resolver.timeout = max(timeout / 2, 0.1)
     try:
-        answer = await asyncio.wait_for(resolver.resolve(name, rdtype, search=False), timeout)
-    except (TimeoutError, dns.exception.DNSException, OSError):
-        return []
-    targets: list[tuple[int, str]] = []
-    for rdata in answer:
         if rdtype == "MX":
-            order, target = int(rdata.preference), rdata.exchange.to_text()
+            found = [(r.preference, r.exchange) for r in await query_mx(name, timeout=timeout, nameservers=nameservers)]
         else:
-            order, target = int(rdata.priority), rdata.target.to_text()
-        if target != ".":
-            targets.append((order, target.rstrip(".")))
-    return [host for _, host in sorted(targets)]
+            found = [(r.priority, r.target) for r in await query_srv(name, timeout=timeout, nameservers=nameservers)]
+    except DnsQueryFailed:
+        return []
+    return [host for _, host in sorted(found) if host]
