@@ -10,15 +10,12 @@ Where Thunderbird looks, in this priority order (HTTPS first):
    warning, because anyone on the path can rewrite them.
 
 All are fetched in parallel; the answer is the highest-priority URL that
-yields a POP3 server.  Each fetch is bounded in time and size, redirects are
-not followed (a redirect could lead off the domain), and the XML is parsed
-by `xmlsafe` (no DTDs or entities).  Host names from a file must be valid
-DNS names before anything connects to them.
-
-When ``nameservers`` are given, host names are resolved through them and the
-request goes to the address with the original name as Host header, SNI and
-certificate name: tests (and ``--dns-server``) see exactly the path a real
-lookup takes, certificate check included.
+yields a POP3 server.  Each fetch is `pop3doctor.net.http.fetch_bounded`:
+bounded in time and size (`MAX_BYTES`), redirects not followed (a redirect
+could lead off the domain), host names resolved through ``nameservers`` when
+given (Host header, SNI and certificate name stay the original name).  The
+XML is parsed by `xmlsafe` (no DTDs or entities).  Host names from a file
+must be valid DNS names before anything connects to them.
 """
 
 from __future__ import annotations
@@ -27,8 +24,6 @@ import asyncio
 import ssl
 from dataclasses import dataclass
 from urllib.parse import quote
-
-import httpx
 
 from pop3doctor.client import Security
 from pop3doctor.discovery import messages as m
@@ -44,8 +39,7 @@ from pop3doctor.discovery.model import (
 )
 from pop3doctor.discovery.xmlsafe import Node, XmlRefused, parse
 from pop3doctor.i18n import Msg
-from pop3doctor.net.errors import NetError
-from pop3doctor.net.resolve import ip_literal, resolve
+from pop3doctor.net.http import HttpFetchFailed, fetch_bounded
 
 #: Largest autoconfig file we read.  Real files are small: ISPDB's largest
 #: (mail.com, ~250 domains listed) is about 9 KB; 256 KiB leaves ample room
@@ -111,58 +105,26 @@ def targets(address: Address, endpoints: AutoconfigEndpoints) -> list[_Target]:
     return found
 
 
-def _error_kind(exc: BaseException) -> str:
-    """A short, stable name for an httpx failure (never the exception text)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return "certificate"
-        if isinstance(seen, ssl.SSLError):
-            return "tls"
-        seen = seen.__cause__ or seen.__context__
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout"
-    if isinstance(exc, httpx.ConnectError):
-        return "connection"
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.LocalProtocolError):
-        return "protocol"
-    return "network"
+def _reason(exc: HttpFetchFailed) -> Msg:
+    """What to tell the user about a failed fetch."""
+    if exc.kind == "status":
+        return m.HTTP_STATUS.format(status=exc.status)
+    if exc.kind == "too-large":
+        return m.HTTP_TOO_LARGE.format(limit=exc.limit)
+    if exc.kind == "dns":
+        return m.HTTP_ERROR.format(kind=f"dns: {exc.detail}")
+    return m.HTTP_ERROR.format(kind=exc.kind)
 
 
-async def fetch(
-    client: httpx.AsyncClient, url: str, *, timeout: float, nameservers: list[str] | None
-) -> bytes:
-    """GET ``url`` and return at most `MAX_BYTES`; raises `FetchFailed`."""
-    target = httpx.URL(url)
-    request_url = target
-    headers: dict[str, str] = {}
-    extensions: dict[str, object] = {}
-    if nameservers and ip_literal(target.host) is None:
-        try:
-            # Half the budget, so the lookup ends by itself well inside the source's cap.
-            addresses = await resolve(target.host, timeout=timeout / 2, nameservers=nameservers)
-        except NetError as exc:
-            raise FetchFailed(m.HTTP_ERROR.format(kind=f"dns: {exc.code}")) from None
-        request_url = target.copy_with(host=addresses[0][1])
-        headers["Host"] = target.netloc.decode("ascii")
-        if target.scheme == "https":
-            extensions["sni_hostname"] = target.host
+async def fetch(url: str, *, timeout: float, nameservers: list[str] | None, tls_context: ssl.SSLContext) -> bytes:
+    """GET ``url`` and return at most `MAX_BYTES`; raises `FetchFailed` with a ja/en reason."""
     try:
-        async with client.stream("GET", request_url, headers=headers, extensions=extensions) as response:
-            if response.status_code != 200:
-                raise FetchFailed(m.HTTP_STATUS.format(status=response.status_code))
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_BYTES:
-                raise FetchFailed(m.HTTP_TOO_LARGE.format(limit=MAX_BYTES))
-            body = bytearray()
-            # aiter_bytes counts *decoded* bytes, so a gzip bomb hits the limit too.
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_BYTES:
-                    raise FetchFailed(m.HTTP_TOO_LARGE.format(limit=MAX_BYTES))
-            return bytes(body)
-    except httpx.HTTPError as exc:
-        raise FetchFailed(m.HTTP_ERROR.format(kind=_error_kind(exc))) from None
+        result = await fetch_bounded(
+            url, timeout=timeout, max_bytes=MAX_BYTES, tls_context=tls_context, nameservers=nameservers
+        )
+    except HttpFetchFailed as exc:
+        raise FetchFailed(_reason(exc)) from None
+    return result.body
 
 
 def _fill(template: str, address: Address) -> str:
@@ -261,39 +223,36 @@ async def lookup(
     """Source 2.  Fetches in parallel; stops once no better-ranked URL is pending."""
     report = SourceReport(Source.AUTOCONFIG)
     todo = targets(address, endpoints)
-    async with httpx.AsyncClient(
-        verify=tls_context, timeout=httpx.Timeout(timeout), follow_redirects=False
-    ) as client:
 
-        async def one(target: _Target) -> tuple[list[Candidate], list[Warning], list[Msg]]:
-            try:
-                data = await fetch(client, target.url, timeout=timeout, nameservers=nameservers)
-                found, warnings, notes = parse_config(
-                    data, address, url=target.url, origin=target.origin, secure=target.secure
-                )
-            except FetchFailed as exc:
-                return [], [], [_failed(target.url, exc.reason)]
-            except XmlRefused as exc:
-                return [], [], [_failed(target.url, m.XML_REFUSED.format(reason=str(exc)))]
-            if not found:
-                return [], warnings, [*notes, m.AUTOCONFIG_NO_POP.format(url=target.url)]
-            return found, warnings, [*notes, m.AUTOCONFIG_FOUND.format(url=target.url)]
-
-        tasks = [asyncio.ensure_future(one(t)) for t in todo]
-        results: dict[int, tuple[list[Candidate], list[Warning], list[Msg]]] = {}
+    async def one(target: _Target) -> tuple[list[Candidate], list[Warning], list[Msg]]:
         try:
-            pending = set(tasks)
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    results[tasks.index(task)] = task.result()
-                best = min((i for i, r in results.items() if r[0]), default=None)
-                if best is not None and all(tasks.index(t) > best for t in pending):
-                    break
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            data = await fetch(target.url, timeout=timeout, nameservers=nameservers, tls_context=tls_context)
+            found, warnings, notes = parse_config(
+                data, address, url=target.url, origin=target.origin, secure=target.secure
+            )
+        except FetchFailed as exc:
+            return [], [], [_failed(target.url, exc.reason)]
+        except XmlRefused as exc:
+            return [], [], [_failed(target.url, m.XML_REFUSED.format(reason=str(exc)))]
+        if not found:
+            return [], warnings, [*notes, m.AUTOCONFIG_NO_POP.format(url=target.url)]
+        return found, warnings, [*notes, m.AUTOCONFIG_FOUND.format(url=target.url)]
+
+    tasks = [asyncio.ensure_future(one(t)) for t in todo]
+    results: dict[int, tuple[list[Candidate], list[Warning], list[Msg]]] = {}
+    try:
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                results[tasks.index(task)] = task.result()
+            best = min((i for i, r in results.items() if r[0]), default=None)
+            if best is not None and all(tasks.index(t) > best for t in pending):
+                break
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     for index in sorted(results):
         report.detail += results[index][2]
     best = min((i for i, r in results.items() if r[0]), default=None)
