@@ -118,35 +118,55 @@ def _pid_alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def _dotlock(path: Path) -> Iterator[None]:
+    """Take ``path.lock`` the NFS-safe way: write our PID to a private file, then
+    ``link()`` it to the lock name.  The lock therefore never exists without its
+    owner's PID in it: a process killed between creating and filling the lock
+    (possible with O_CREAT|O_EXCL, and seen in the SIGKILL test) would leave an
+    empty lock that nobody could prove stale."""
     lock = path.with_name(path.name + ".lock")
+    own = path.with_name(f"{lock.name}.{os.getpid()}.{socket.gethostname()}")
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     held = False
-    while True:
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            if _dotlock_stale(lock):
-                with contextlib.suppress(FileNotFoundError):
-                    lock.unlink()
-                continue
-            if time.monotonic() > deadline:
-                raise MboxLockTimeout(path) from None
-            time.sleep(_POLL)
-            continue
-        except PermissionError:
-            # No write permission on the directory (e.g. /var/mail without
-            # setgid mail): dot-locking is impossible; fcntl still protects.
-            break
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{os.getpid()} {socket.gethostname()}\n")
-        held = True
-        break
+    mine: Path | None = own
     try:
+        own.write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    except PermissionError:
+        # No write permission on the directory (e.g. /var/mail without
+        # setgid mail): dot-locking is impossible; fcntl still protects.
+        mine = None
+    try:
+        while mine is not None:
+            try:
+                os.link(mine, lock)
+                held = True
+                _remove_dead_peers(lock)
+                break
+            except FileExistsError:
+                if _dotlock_stale(lock):
+                    with contextlib.suppress(FileNotFoundError):
+                        lock.unlink()
+                    continue
+                if time.monotonic() > deadline:
+                    raise MboxLockTimeout(path) from None
+                time.sleep(_POLL)
         yield
     finally:
         if held:
             with contextlib.suppress(FileNotFoundError):
                 lock.unlink()
+        if mine is not None:
+            with contextlib.suppress(FileNotFoundError):
+                mine.unlink()
+
+
+def _remove_dead_peers(lock: Path) -> None:
+    """Private lock files of killed runs on this host (``NAME.lock.PID.HOST``)."""
+    host = socket.gethostname()
+    for leftover in lock.parent.glob(f"{lock.name}.*.{host}"):
+        pid = leftover.name[len(lock.name) + 1 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
 
 
 def _dotlock_stale(lock: Path) -> bool:
