@@ -23,7 +23,7 @@ import dns.exception
 import dns.nameserver
 import dns.resolver
 
-from pop3doctor.net.resolve import parse_nameserver
+from pop3doctor.net.resolve import make_resolver
 
 
 @dataclass(frozen=True)
@@ -57,24 +57,6 @@ class DnsQueryFailed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def make_resolver(nameservers: list[str] | None, timeout: float) -> dns.asyncresolver.Resolver:
-    """A resolver asking only ``nameservers``, or the system's configured ones.
-
-    Raises `ValueError` for a malformed nameserver and dnspython's
-    ``NoResolverConfiguration`` when the system has none configured.
-    """
-    if nameservers:
-        resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.nameservers = [
-            dns.nameserver.Do53Nameserver(ip, port) for ip, port in map(parse_nameserver, nameservers)
-        ]
-    else:
-        resolver = dns.asyncresolver.Resolver(configure=True)
-    resolver.lifetime = timeout
-    resolver.timeout = max(timeout / 2, 0.1)  # one retry of a lost UDP packet within the lifetime
-    return resolver
 
 
 async def _query(name: str, rdtype: str, *, timeout: float, nameservers: list[str] | None) -> list[object]:

@@ -164,12 +164,20 @@ async def _resolve_system(host: str, timeout: float, start: float) -> list[tuple
     return pairs
 
 
-def _make_resolver(nameservers: list[str], timeout: float) -> dns.asyncresolver.Resolver:
-    resolver = dns.asyncresolver.Resolver(configure=False)
-    resolver.nameservers = [
-        dns.nameserver.Do53Nameserver(ip, port)
-        for ip, port in (parse_nameserver(spec) for spec in nameservers)
-    ]
+def make_resolver(nameservers: list[str] | None, timeout: float) -> dns.asyncresolver.Resolver:
+    """A dnspython resolver asking only ``nameservers``, or the system's configured ones.
+
+    The one place net/ builds a resolver (``resolve`` and ``records`` use it).
+    Raises `ValueError` for a malformed nameserver and dnspython's
+    ``NoResolverConfiguration`` when the system has none configured.
+    """
+    if nameservers:
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [
+            dns.nameserver.Do53Nameserver(ip, port) for ip, port in map(parse_nameserver, nameservers)
+        ]
+    else:
+        resolver = dns.asyncresolver.Resolver(configure=True)
     resolver.lifetime = timeout
     # Per-try timeout below the lifetime so a lost UDP packet is retried once.
     resolver.timeout = max(timeout / 2, 0.1)
@@ -231,7 +239,7 @@ async def _query(
 async def _resolve_with(
     host: str, nameservers: list[str], timeout: float, start: float
 ) -> list[tuple[Family, str]]:
-    resolver = _make_resolver(nameservers, timeout)
+    resolver = make_resolver(nameservers, timeout)
     # Both types at once: total time is the slower one, not the sum.  The
     # resolver's lifetime is checked between tries only, so wait_for makes
     # ``timeout`` a hard bound.
