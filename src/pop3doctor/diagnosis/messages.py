@@ -50,7 +50,7 @@ SUGGEST = Msg(
     "Verified to connect: server {host}, port {port}, security {security}",
 )
 USERNAME_HINT = Msg(
-    "ユーザー名をメールアドレス全体（{full}）にすると通る場合があります（--try-username-forms で確認できます）",
-    "The full e-mail address ({full}) may be the right user name (check it with --try-username-forms)",
+    "ユーザー名をメールアドレス全体（{full}）にすると通る場合があります。メールソフトのユーザー名をそう変えて試してください",
+    "The full e-mail address ({full}) may be the right user name: try it as the user name in your mail program",
 )
 PROVIDER_NOTE = Msg("{provider} の場合: {text}", "For {provider}: {text}")
