@@ -460,10 +460,13 @@ class Pop3Client:
         todo = deque(msgnums)
         inflight: deque[tuple[int, Command]] = deque()
         sink: MessageSink | None = None
+        # Refill the window in bursts once half of it has drained: one write
+        # and one drain per burst instead of one per message.
+        low_water = window // 2
         try:
             while todo or inflight:
-                burst = []
-                while todo and len(inflight) < window:
+                burst: builtins.list[bytes] = []
+                while todo and len(inflight) < window and (burst or len(inflight) <= low_water):
                     command = cmd.simple("RETR", todo[0])
                     if not self._proto.can_send(command):
                         break

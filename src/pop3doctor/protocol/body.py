@@ -12,9 +12,6 @@ the terminator (``\\n.`` or ``\\n.\\r``).
 
 from __future__ import annotations
 
-#: Terminators: CRLF as RFC 1939 says, and bare LF from lax servers.
-_TERMINATORS = (b"\n.\r\n", b"\n.\n")
-
 
 class BodyDecoder:
     """Feed it buffers; it returns (unstuffed data, bytes consumed, finished)."""
@@ -25,31 +22,37 @@ class BodyDecoder:
         # The body starts right after the status line's CRLF: a line start.
         self._at_line_start = True
 
-    def decode(self, buf: bytes | bytearray) -> tuple[bytes, int, bool]:
+    def decode(self, buf: bytes | bytearray, start: int = 0) -> tuple[bytes, int, bool]:
+        """Decode ``buf[start:]``; returns (data, index up to which buf is consumed, finished)."""
         n = len(buf)
-        if n == 0:
-            return b"", 0, False
-        if self._at_line_start and buf[0] == 0x2E:  # "." at the very start
-            if buf.startswith((b".\r\n", b".\n")):
-                return b"", 3 if buf[1] == 0x0D else 2, True
-            if buf in (b".", b".\r"):
-                return b"", 0, False  # could still become the terminator
-        # The terminator is the first "\n.\r\n" (or "\n.\n") in the buffer.
-        end = -1
-        term_len = 0
-        for term in _TERMINATORS:
-            idx = buf.find(term)
-            if idx >= 0 and (end < 0 or idx < end):
-                end, term_len = idx, len(term)
+        if start >= n:
+            return b"", start, False
+        if self._at_line_start and buf[start] == 0x2E:  # "." at the very start
+            if buf.startswith(b".\r\n", start):
+                return b"", start + 3, True
+            if buf.startswith(b".\n", start):
+                return b"", start + 2, True
+            if n - start <= 2 and buf[start:] in (b".", b".\r"):
+                return b"", start, False  # could still become the terminator
+        # The terminator is the first "\n.\r\n" in the buffer (RFC 1939), or a
+        # bare-LF "\n.\n" from a lax server.
+        end = buf.find(b"\n.\r\n", start)
+        term_len = 4 if end >= 0 else 0
+        # The lax bare-LF form only counts before the CRLF one; bounding the
+        # search keeps it from scanning the rest of a buffer of pipelined
+        # messages every time (quadratic in the number of messages per read).
+        lf = buf.find(b"\n.\n", start, end + 3 if end >= 0 else n)
+        if lf >= 0:
+            end, term_len = lf, 3
         if end >= 0:
-            region = bytes(buf[: end + 1])
+            region = bytes(buf[start : end + 1])
             consumed, finished = end + term_len, True
         else:
             cut = n
-            last_nl = buf.rfind(b"\n")
-            if last_nl >= 0 and buf[last_nl + 1 :] in (b".", b".\r"):
+            last_nl = buf.rfind(b"\n", start)
+            if last_nl >= 0 and n - last_nl <= 3 and buf[last_nl + 1 :] in (b".", b".\r"):
                 cut = last_nl + 1  # hold back a possible terminator's start
-            region = bytes(buf[:cut])
+            region = bytes(buf[start:cut])
             consumed, finished = cut, False
         if not region:
             return b"", consumed, finished
