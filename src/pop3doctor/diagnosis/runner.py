@@ -294,9 +294,19 @@ async def _stages(
     resolve_error: NetError | None = None
     if _is_ip(s.host):
         run.addresses = [("ipv6" if ":" in s.host else "ipv4", s.host)]
+    elif not facts.explicit_nameservers:
+        # The system's resolvers are asked directly only when the lookup
+        # failed, to tell a dead resolver from a missing name: a working
+        # lookup (often answered from /etc/hosts or a cache) sends nothing
+        # beyond what getaddrinfo sends.
+        try:
+            run.addresses = await resolve(s.host, timeout=run.timeouts.resolve, nameservers=None)
+        except NetError as exc:
+            resolve_error = exc
+            await nw.probe_resolvers(facts, timeout=run.timeouts.resolve)
     else:
-        # The resolver check gets a short head start: a resolver that is not
-        # there at all is refused (ICMP) within a round trip, and then the
+        # Named resolvers (--dns-server) get a short head start: one that is
+        # not there at all is refused (ICMP) within a round trip, and then the
         # lookup, which could only time out, is not started.  Otherwise both
         # run together, so a silent resolver costs one timeout, not two.
         resolver_check = asyncio.ensure_future(nw.probe_resolvers(facts, timeout=run.timeouts.resolve))
