@@ -24,15 +24,25 @@ _COMMANDS: list[str] = [
 ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Imports a sub-command's module only when that command runs (or help lists it):
+    ``fetch`` need not load the web server, discovery's HTTP client or the lab."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _COMMANDS:
+            return None
+        command: click.Command = importlib.import_module(f"pop3doctor.cli.{cmd_name}").command
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pop3doctor")
 def cli() -> None:
     """pop3doctor: POP3 受信トラブルの原因と直し方を調べます。
     Finds out why POP3 receiving fails and what to change."""
-
-
-for _name in _COMMANDS:
-    cli.add_command(importlib.import_module(f"pop3doctor.cli.{_name}").command)
 
 
 def main() -> None:
