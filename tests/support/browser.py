@@ -48,6 +48,13 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Belt and braces: even with the flags above Chromium looked up
+    # update.googleapis.com through the system resolver (seen with tcpdump).
+    # Every name but loopback now fails inside Chromium without a DNS query,
+    # and anything else would go to a closed proxy port on loopback.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
+    # (Chromium never sends loopback through a proxy, so the page is unaffected.)
+    "--proxy-server=http://127.0.0.1:9",
 ]
 
 #: A phone-sized screen (the page must be readable on one).
