@@ -52,7 +52,11 @@ class BenchServer:
 
     def __init__(self, workdir: Path | None = None) -> None:
         self.ca = trustme.CA(organization_name="pop3doctor benchmark CA")
-        self.dovecot = DovecotServer(self.ca, DovecotOptions())
+        # 127.0.0.1, not the fixture's 127.0.0.2: mpop looks up the server
+        # address's name (PTR) for its Received header, and only 127.0.0.1 is
+        # in /etc/hosts -- for 127.0.0.2 the query went to the system resolver
+        # (seen with tcpdump), and benchmarks send nothing beyond loopback.
+        self.dovecot = DovecotServer(self.ca, DovecotOptions(host="127.0.0.1"))
         self._reissue_with_common_name()
         # Root-only (0700): it holds the password file and the rc files.
         self.workdir = Path(tempfile.mkdtemp(prefix="p3bench-", dir=workdir))
