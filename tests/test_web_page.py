@@ -15,7 +15,7 @@ import pytest
 import trustme
 
 from pop3doctor.diagnosis.model import STAGES
-from pop3doctor.diagnosis.runner import filled
+from pop3doctor.diagnosis.state import filled
 from pop3doctor.diagnosis.text import STAGE_NAMES, VERDICTS
 from pop3doctor.i18n import Msg
 from pop3doctor.knowledge.causes import get_cause

@@ -15,37 +15,29 @@ run by default: accounts lock after a few failures.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import replace
+from collections.abc import AsyncIterator
 from typing import Any
 
 from pop3doctor.client import Pop3Client, Security
 from pop3doctor.diagnosis import messages as m
 from pop3doctor.diagnosis import network as nw
-from pop3doctor.diagnosis.alternatives import ProbeResult, best, probe, probe_alternatives
+from pop3doctor.diagnosis.alternatives import best, probe, probe_alternatives
+from pop3doctor.diagnosis.connecting import ConnectFailed, open_with_fallbacks, resolve_problem
 from pop3doctor.diagnosis.model import Finding, Report, Settings, Status, Suggestion
-from pop3doctor.diagnosis.text import SECURITY_LABELS
+from pop3doctor.diagnosis.state import Run, evidence_of, filled, human_size, is_ip
 from pop3doctor.errors import AuthError, PolicyError
 from pop3doctor.i18n import Msg
-from pop3doctor.knowledge.causes import get_cause
-from pop3doctor.knowledge.evidence import cause_for_error, interception_product
-from pop3doctor.knowledge.placeholders import fill
-from pop3doctor.knowledge.providers import provider_notes
+from pop3doctor.knowledge.evidence import cause_for_error
 from pop3doctor.net.errors import (
     CertificateProblem,
-    DnsNotFound,
     DnsUnavailable,
     NetError,
     ReadTimeout,
     TlsHandshakeFailed,
 )
-from pop3doctor.net.probe import PortCheck
 from pop3doctor.net.resolve import resolve
-from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.protocol.errors import ProtocolError
-from pop3doctor.transcript import Transcript
 
 #: A message larger than this gets a warning: many mail programs and
 #: providers time out or refuse messages of this size (Gmail's own limit is 25 MB).
@@ -55,145 +47,13 @@ LARGE_MESSAGE = 25 * 1024 * 1024
 _OAUTH = frozenset({"XOAUTH2", "OAUTHBEARER"})
 
 
-def filled(msg: Msg, values: Mapping[str, object]) -> Msg:
-    return Msg(fill(msg.ja, values, "ja"), fill(msg.en, values, "en"))
-
-
-class _Run:
-    """State of one diagnosis run; `diagnose` drives it."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        nameservers: list[str] | None,
-        extra_ports: tuple[int, ...] = (),
-        reference: str | None = None,
-    ) -> None:
-        self.settings = settings
-        self.nameservers = nameservers
-        self.extra_ports = extra_ports
-        self.reference = reference
-        self.facts: nw.NetworkFacts | None = None
-        self.addresses: list[tuple[str, str]] = []
-        #: The IPv6-only connection check started when IPv4 won the race
-        #: before IPv6 finished; read at the end of the run.
-        self.ipv6_task: asyncio.Task[PortCheck | None] | None = None
-        self.timeouts = Timeouts.from_total(settings.timeout)
-        self.transcript = Transcript()
-        self.values: dict[str, object] = dict(settings.public())
-        self.report = Report(settings)
-        self.started = time.monotonic()
-        self._stage_start = self.started
-
-    def begin(self) -> None:
-        self._stage_start = time.monotonic()
-
-    def elapsed(self) -> float:
-        return (time.monotonic() - self._stage_start) * 1000
-
-    def passed(self, stage: str, title: Msg, evidence: dict[str, Any] | None = None, **values: object) -> Finding:
-        finding = Finding(
-            stage,
-            Status.PASS,
-            filled(title, {**self.values, **values}),
-            evidence=evidence or {},
-            elapsed_ms=self.elapsed(),
-        )
-        self.report.findings.append(finding)
-        return finding
-
-    def problem(
-        self,
-        stage: str,
-        cause: str,
-        *,
-        status: Status | None = None,
-        evidence: dict[str, Any] | None = None,
-        extra_remedy: list[Msg] | None = None,
-        note: Msg | None = None,
-    ) -> Finding:
-        """Record a failure (or, with ``status=WARN``, a warning) of ``stage``.
-
-        ``note`` is a sentence of this run's evidence added to the cause's
-        general explanation ("other ports of the same server answered").
-        """
-        info = get_cause(cause)
-        values = dict(self.values)
-        explanation = filled(info.explanation, values)
-        if note is not None:
-            explanation = Msg(f"{explanation.ja} {note.ja}", f"{explanation.en} {note.en}")
-        finding = Finding(
-            stage,
-            # A stage that stops the run is a failure whatever the cause's usual
-            # severity: mail cannot be received now.  Callers pass WARN for the
-            # findings that let the run go on.
-            status or Status.FAIL,
-            filled(info.title, values),
-            cause=cause,
-            explanation=explanation,
-            evidence=evidence or {},
-            transcript=self.transcript.tail(),
-            remedy=[filled(step, values) for step in info.remedy] + (extra_remedy or []),
-            elapsed_ms=self.elapsed(),
-        )
-        for pnote in provider_notes(self.settings.host, cause):
-            finding.remedy.append(
-                Msg(
-                    m.PROVIDER_NOTE.ja.format(provider=pnote.provider, text=pnote.text.ja),
-                    m.PROVIDER_NOTE.en.format(provider=pnote.provider, text=pnote.text.en),
-                )
-            )
-            if pnote.url:
-                finding.evidence.setdefault("provider_help", []).append(pnote.url)
-        self.report.findings.append(finding)
-        return finding
-
-    def skipped(self, stage: str, title: Msg) -> Finding:
-        finding = Finding(stage, Status.SKIP, filled(title, self.values))
-        self.report.findings.append(finding)
-        return finding
-
-    def suggest(self, suggestion: Suggestion | None) -> None:
-        if suggestion is None:
-            return
-        self.report.suggested = suggestion
-        self.values["suggested_port"] = suggestion.port
-        self.values["suggested_security"] = SECURITY_LABELS[suggestion.security].en
-        self.values["suggested_host"] = suggestion.host
-        self.values["suggested_user"] = suggestion.user
-
-
-def _evidence(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, NetError):
-        data = exc.evidence()
-        cert = getattr(exc, "cert", None)
-        if cert is not None:
-            data["certificate"] = cert.to_dict()
-            product = interception_product(cert)
-            if product:
-                data["intercepted_by"] = product
-        return data
-    status = getattr(exc, "status", None)
-    if status is not None:
-        return {"error": type(exc).__name__, "server_said": str(status)}
-    return {"error": type(exc).__name__, "detail": str(exc)[:300]}
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def _full_address(settings: Settings, domain: str | None) -> str | None:
     """The user name as a full address, when the user gave only the local part."""
     if "@" in settings.user:
         return None
     if domain is None:
         labels = settings.host.split(".")
-        if _is_ip(settings.host) or len(labels) < 2:
+        if is_ip(settings.host) or len(labels) < 2:
             return None
         drop = labels[0].lower() in ("pop", "pop3", "mail", "pop-mail", "mx", "in", "incoming")
         domain = ".".join(labels[1:] if drop and len(labels) > 2 else labels)
@@ -221,7 +81,7 @@ async def diagnose(
     internet at all".  Pass a `Report` to have it filled as well (front ends
     render it at the end).
     """
-    run = _Run(settings, nameservers, extra_ports, reference)
+    run = Run(settings, nameservers, extra_ports, reference)
     if report is not None:
         run.report = report
     try:
@@ -235,7 +95,7 @@ async def diagnose(
     yield _summary(run)
 
 
-async def _ipv6_verdict(run: _Run) -> Finding | None:
+async def _ipv6_verdict(run: Run) -> Finding | None:
     """The IPv6-only check's result, as an ipv6-broken warning placed with the connect findings."""
     if run.ipv6_task is None:
         return None
@@ -253,7 +113,7 @@ async def _ipv6_verdict(run: _Run) -> Finding | None:
     return finding
 
 
-def _summary(run: _Run) -> Finding:
+def _summary(run: Run) -> Finding:
     report = run.report
     primary = report.primary
     if primary is None:
@@ -273,7 +133,7 @@ def _summary(run: _Run) -> Finding:
     return finding
 
 
-async def _alternatives(run: _Run) -> dict[str, Any]:
+async def _alternatives(run: Run) -> dict[str, Any]:
     results = await probe_alternatives(
         run.settings, timeouts=run.timeouts, nameservers=run.nameservers, extra_ports=run.extra_ports
     )
@@ -282,7 +142,7 @@ async def _alternatives(run: _Run) -> dict[str, Any]:
 
 
 async def _stages(
-    run: _Run, password: str | None, try_username_forms: bool, email_domain: str | None
+    run: Run, password: str | None, try_username_forms: bool, email_domain: str | None
 ) -> AsyncIterator[Finding]:
     s = run.settings
     security = Security(s.security)
@@ -292,7 +152,7 @@ async def _stages(
     facts = nw.local_facts(s.host, run.nameservers)
     run.facts = facts
     resolve_error: NetError | None = None
-    if _is_ip(s.host):
+    if is_ip(s.host):
         run.addresses = [("ipv6" if ":" in s.host else "ipv4", s.host)]
     elif not facts.explicit_nameservers:
         # The system's resolvers are asked directly only when the lookup
@@ -335,16 +195,16 @@ async def _stages(
         cause, note = failure
         net_evidence: dict[str, Any] = {"network": facts.to_dict()}
         if resolve_error is not None:
-            net_evidence["resolve"] = _evidence(resolve_error)
+            net_evidence["resolve"] = evidence_of(resolve_error)
         yield run.problem("network", cause, evidence=net_evidence, note=note)
         return
     yield run.passed("network", facts.summary(), {"network": facts.to_dict()})
 
     run.begin()
     if resolve_error is not None:
-        yield await _resolve_problem(run, resolve_error, email_domain)
+        yield await resolve_problem(run, resolve_error, email_domain)
         return
-    if _is_ip(s.host):
+    if is_ip(s.host):
         yield run.passed("resolve", m.RESOLVE_LITERAL)
     else:
         shown = ", ".join(ip for _, ip in run.addresses[:4])
@@ -364,7 +224,7 @@ async def _stages(
     try:
         run.begin()
         try:
-            conn = await _open_with_fallbacks(run, client)
+            conn = await open_with_fallbacks(run, client)
         except TlsHandshakeFailed as exc:
             # TCP worked; the TLS handshake did not.
             yield run.passed(
@@ -374,14 +234,14 @@ async def _stages(
                 address=exc.address or s.host,
             )
             run.begin()
-            evidence = _evidence(exc)
+            evidence = evidence_of(exc)
             if not isinstance(exc, CertificateProblem):
                 # A certificate problem is the same on every port of the host;
                 # another port or mode helps only when TLS itself did not start.
                 evidence.update(await _alternatives(run))
             yield run.problem("tls", cause_for_error(exc, implicit_tls=True), evidence=evidence)
             return
-        except _ConnectFailed as failed:
+        except ConnectFailed as failed:
             yield failed.finding
             return
         attempts = [a.to_dict() for a in conn.attempts]
@@ -405,7 +265,7 @@ async def _stages(
             greeting = await client.read_greeting()
         except ReadTimeout as exc:
             cause = "greeting-timeout"
-            evidence = _evidence(exc)
+            evidence = evidence_of(exc)
             if security is not Security.SSL:
                 # Silence on a plain connection is what a TLS-only port does:
                 # it waits for our TLS hello.  Prove it before saying so.
@@ -417,7 +277,7 @@ async def _stages(
             yield run.problem("greeting", cause, evidence=evidence)
             return
         except (NetError, ProtocolError, PolicyError, AuthError, Exception) as exc:
-            evidence = _evidence(exc)
+            evidence = evidence_of(exc)
             cause = cause_for_error(exc, implicit_tls=security is Security.SSL, stage="greeting")
             if cause in ("not-pop3", "port-expects-tls", "port-expects-plain"):
                 evidence.update(await _alternatives(run))
@@ -435,18 +295,18 @@ async def _stages(
         try:
             caps = await client.capa()
         except (NetError, ProtocolError) as exc:
-            yield run.problem("capabilities", cause_for_error(exc), evidence=_evidence(exc))
+            yield run.problem("capabilities", cause_for_error(exc), evidence=evidence_of(exc))
             return
         if security is Security.STARTTLS:
             try:
                 await client.starttls()
             except PolicyError as exc:
-                evidence = _evidence(exc) | {"capabilities": caps.to_dict()}
+                evidence = evidence_of(exc) | {"capabilities": caps.to_dict()}
                 evidence.update(await _alternatives(run))
                 yield run.problem("tls", "starttls-unavailable", evidence=evidence)
                 return
             except TlsHandshakeFailed as exc:
-                evidence = _evidence(exc)
+                evidence = evidence_of(exc)
                 yield run.problem("tls", cause_for_error(exc), evidence=evidence)
                 return
             yield _tls_passed(run, client)
@@ -481,11 +341,11 @@ async def _stages(
             cause = cause_for_error(exc)
             if exc.reason == "mechanism-unavailable" and sasl and sasl <= _OAUTH:
                 cause = "oauth-required"
-            yield run.problem("login", cause, evidence=_evidence(exc) | {"sasl": sorted(sasl)})
+            yield run.problem("login", cause, evidence=evidence_of(exc) | {"sasl": sorted(sasl)})
             return
         except AuthError as exc:
             cause = cause_for_error(exc)
-            evidence = _evidence(exc)
+            evidence = evidence_of(exc)
             if sasl and not (sasl - _OAUTH) and cause == "auth-failed":
                 cause = "oauth-required"
             extra: list[Msg] = []
@@ -505,7 +365,7 @@ async def _stages(
             yield run.problem("login", cause, evidence=evidence, extra_remedy=extra)
             return
         except (NetError, ProtocolError) as exc:
-            yield run.problem("login", cause_for_error(exc), evidence=_evidence(exc))
+            yield run.problem("login", cause_for_error(exc), evidence=evidence_of(exc))
             return
         yield run.passed("login", m.LOGIN_OK, {"mechanism": mechanism}, mechanism=mechanism)
         if not client.encrypted:
@@ -519,16 +379,16 @@ async def _stages(
             sizes = await client.list() if count else {}
             uids = await client.uidl() if count else {}
         except Exception as exc:
-            yield run.problem("mailbox", cause_for_error(exc), evidence=_evidence(exc))
+            yield run.problem("mailbox", cause_for_error(exc), evidence=evidence_of(exc))
             return
         evidence = {"count": count, "octets": size, "uidl": uids is not None, "expire": caps.expire}
-        yield run.passed("mailbox", m.MAILBOX_OK, evidence, count=count, size=_human(size))
+        yield run.passed("mailbox", m.MAILBOX_OK, evidence, count=count, size=human_size(size))
         if count == 0:
             yield run.problem("mailbox", "mailbox-empty", status=Status.WARN, evidence=evidence)
         else:
             largest = max(sizes.items(), key=lambda kv: kv[1])
             if largest[1] > LARGE_MESSAGE:
-                run.values.update(msgnum=largest[0], size=_human(largest[1]))
+                run.values.update(msgnum=largest[0], size=human_size(largest[1]))
                 yield run.problem(
                     "mailbox",
                     "message-too-large",
@@ -544,7 +404,7 @@ async def _stages(
             try:
                 header = await client.top(count, 0)
             except Exception as exc:
-                yield run.problem("retrieval", cause_for_error(exc), evidence=_evidence(exc))
+                yield run.problem("retrieval", cause_for_error(exc), evidence=evidence_of(exc))
                 return
             yield run.passed(
                 "retrieval", m.RETRIEVAL_OK, {"msgnum": count, "bytes": len(header)}, msgnum=count, bytes=len(header)
@@ -557,144 +417,7 @@ async def _stages(
         await client.aclose()
 
 
-class _ConnectFailed(Exception):
-    """The POP3 port could not be connected to; ``finding`` says why (already recorded)."""
-
-    def __init__(self, finding: Finding) -> None:
-        super().__init__(finding.cause)
-        self.finding = finding
-
-
-def _hedge_delay(run: _Run) -> float:
-    """How long the connection may take before the fallback probes start anyway.
-
-    A SYN not answered within a second has been lost or dropped (Linux
-    retransmits it after 1 s), so from then on the probes that explain a
-    timeout run alongside it and the verdict arrives within about one
-    connect timeout instead of two.  Healthy servers answer long before,
-    and then no probe is sent at all.
-    """
-    return min(1.0, run.timeouts.connect / 4)
-
-
-async def _fallbacks(
-    run: _Run, primary: asyncio.Future[str], started: float
-) -> tuple[list[ProbeResult], nw.Triangulation]:
-    """Alternatives (other port/security) and triangulation (other ports, reference), in parallel.
-
-    ``started`` is when the user's own connection attempt began: the probes
-    get the rest of its connect timeout (at least half of it), so they end
-    together with it and the verdict is not pushed past one timeout.
-    """
-    s = run.settings
-    connect = max(run.timeouts.connect - (time.monotonic() - started), run.timeouts.connect / 2)
-    ports = [p for p in dict.fromkeys((*nw.TRIANGULATION_PORTS, *run.extra_ports)) if p != s.port]
-    alternatives, triangulation = await asyncio.gather(
-        probe_alternatives(
-            s,
-            timeouts=replace(run.timeouts, connect=connect),
-            nameservers=run.nameservers,
-            extra_ports=run.extra_ports,
-            port_failed=primary,
-        ),
-        nw.triangulate(
-            s.host,
-            run.addresses,
-            ports,
-            reference=run.reference,
-            timeout=connect,
-            nameservers=run.nameservers,
-            primary=primary,
-        ),
-    )
-    return alternatives, triangulation
-
-
-async def _open_with_fallbacks(run: _Run, client: Pop3Client) -> Any:
-    """``client.open()``; when TCP fails, a `_ConnectFailed` whose finding names the cause.
-
-    `TlsHandshakeFailed` passes through: TCP worked, the caller handles TLS.
-    """
-    started = time.monotonic()
-    opening = asyncio.ensure_future(client.open())
-    primary: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    fallbacks: asyncio.Task[tuple[list[ProbeResult], nw.Triangulation]] | None = None
-    try:
-        done, _ = await asyncio.wait([opening], timeout=_hedge_delay(run))
-        if not done:
-            fallbacks = asyncio.ensure_future(_fallbacks(run, primary, started))
-        try:
-            return await opening
-        except TlsHandshakeFailed:
-            raise
-        except NetError as exc:
-            cause = cause_for_error(exc)
-            primary.set_result(cause)
-            if fallbacks is None:
-                fallbacks = asyncio.ensure_future(_fallbacks(run, primary, started))
-            alternatives, triangulation = await fallbacks
-            fallbacks = None
-            run.suggest(best(run.settings, alternatives))
-            verdict = nw.connect_verdict(cause, triangulation, run.facts, run.settings.port)
-            evidence = _evidence(exc)
-            evidence["alternatives"] = [r.to_dict() for r in alternatives]
-            evidence["triangulation"] = triangulation.to_dict()
-            evidence["interpretation"] = verdict.interpretation
-            raise _ConnectFailed(
-                run.problem("connect", verdict.cause, evidence=evidence, note=verdict.note)
-            ) from exc
-    finally:
-        await nw.cancel(fallbacks)
-        if not opening.done():
-            await nw.cancel(opening)
-
-
-async def _resolve_problem(run: _Run, exc: NetError, email_domain: str | None) -> Finding:
-    """The name lookup failed: say whether the name is wrong (with close names) or DNS is."""
-    s = run.settings
-    evidence = _evidence(exc)
-    cause = cause_for_error(exc)
-    note: Msg | None = None
-    extra: list[Msg] = []
-    if isinstance(exc, DnsUnavailable):
-        note = nw.name_unavailable_note(s.host, exc)
-    elif isinstance(exc, DnsNotFound):
-        domain = nw.email_domain_of(s.user, email_domain)
-        suggestions = await nw.did_you_mean(
-            s.host, domain, nameservers=run.nameservers, timeout=run.timeouts.resolve
-        )
-        evidence["did_you_mean"] = [x.to_dict() for x in suggestions]
-        if suggestions:
-            names = ", ".join(x.name for x in suggestions)
-            extra.append(nw.fmt(nw.DID_YOU_MEAN, names=names))
-            verified = await _verify_names(run, [x.name for x in suggestions if x.addresses])
-            if verified:
-                run.suggest(Suggestion(verified, s.port, s.security, s.user))
-                evidence["verified_host"] = verified
-                extra.insert(0, nw.fmt(nw.VERIFIED_NAME, name=verified, port=s.port))
-    return run.problem("resolve", cause, evidence=evidence, extra_remedy=extra, note=note)
-
-
-async def _verify_names(run: _Run, names: list[str]) -> str | None:
-    """The first of ``names`` (in order) where a POP3 server answers with the user's port and security."""
-    if not names:
-        return None
-    s = run.settings
-    results = await asyncio.gather(
-        *(
-            probe(
-                replace(s, host=name), s.port, Security(s.security), timeouts=run.timeouts, nameservers=run.nameservers
-            )
-            for name in names
-        )
-    )
-    for name, result in zip(names, results, strict=True):
-        if result.ok:
-            return name
-    return None
-
-
-def _tls_passed(run: _Run, client: Pop3Client) -> Finding:
+def _tls_passed(run: Run, client: Pop3Client) -> Finding:
     tls = client.connection.tls
     cert = tls.cert if tls else None
     evidence: dict[str, Any] = {}
@@ -706,7 +429,7 @@ def _tls_passed(run: _Run, client: Pop3Client) -> Finding:
     return run.passed("tls", m.TLS_OK, evidence, version=tls.version if tls else "?", not_after=not_after)
 
 
-async def _try_user(run: _Run, user: str, password: str) -> bool:
+async def _try_user(run: Run, user: str, password: str) -> bool:
     """One more login with another user-name form (only with --try-username-forms)."""
     s = run.settings
     client = Pop3Client(
@@ -730,10 +453,3 @@ async def _try_user(run: _Run, user: str, password: str) -> bool:
         await client.aclose()
 
 
-def _human(octets: int) -> str:
-    size = float(octets)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{octets} B"
