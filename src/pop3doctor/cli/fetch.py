@@ -39,6 +39,7 @@ from pop3doctor.sync.maildir import MaildirStore
 from pop3doctor.sync.mbox import MboxStore
 from pop3doctor.sync.report import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, FetchReport
 from pop3doctor.sync.store import Store
+from pop3doctor.units import human_size
 
 _NO_PASSWORD_ARG = Msg(
     ja="パスワードをコマンドの引数で渡すことはできません（ほかのユーザーやシェル履歴から見えるため）。"
@@ -144,15 +145,6 @@ class _RichProgress:
         self.progress.stop()
 
 
-def _human(octets: int) -> str:
-    size = float(octets)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{octets} B"
-
-
 def _render(report: FetchReport, lang: Lang, console: Console) -> None:
     if report.dry_run and report.stop_cause is None:
         console.print(
@@ -171,7 +163,7 @@ def _render(report: FetchReport, lang: Lang, console: Console) -> None:
                 lang,
                 account=report.account,
                 fetched=report.fetched,
-                size=_human(report.fetched_octets),
+                size=human_size(report.fetched_octets),
                 deleted=report.deleted,
                 dest=report.destination,
             ),

@@ -25,7 +25,7 @@ from pop3doctor.diagnosis import network as nw
 from pop3doctor.diagnosis.alternatives import best, probe, probe_alternatives
 from pop3doctor.diagnosis.connecting import ConnectFailed, open_with_fallbacks, resolve_problem
 from pop3doctor.diagnosis.model import Finding, Report, Settings, Status, Suggestion
-from pop3doctor.diagnosis.state import Run, evidence_of, filled, human_size, is_ip
+from pop3doctor.diagnosis.state import Run, evidence_of, filled, is_ip
 from pop3doctor.errors import AuthError, PolicyError
 from pop3doctor.i18n import Msg
 from pop3doctor.knowledge.evidence import cause_for_error
@@ -38,6 +38,7 @@ from pop3doctor.net.errors import (
 )
 from pop3doctor.net.resolve import resolve
 from pop3doctor.protocol.errors import ProtocolError
+from pop3doctor.units import human_size
 
 #: A message larger than this gets a warning: many mail programs and
 #: providers time out or refuse messages of this size (Gmail's own limit is 25 MB).

@@ -159,12 +159,3 @@ def is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def human_size(octets: int) -> str:
-    size = float(octets)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{octets} B"
