@@ -16,7 +16,6 @@ may already have moved it); a leftover ``tmp/NAME`` is removed either way.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import os
 import socket
@@ -82,7 +81,6 @@ class MaildirWriter:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self._file: BinaryIO | None = open(fd, "wb", buffering=WRITE_BUFFER)
         self._conv = LineConverter()
-        self._hash = hashlib.sha256()
         self._length = 0
         self._staged: Staged | None = None
 
@@ -93,7 +91,6 @@ class MaildirWriter:
     def _put(self, data: bytes) -> None:
         if data and self._file is not None:
             self._file.write(data)
-            self._hash.update(data)
             self._length += len(data)
 
     def write(self, data: bytes) -> None:
@@ -110,7 +107,7 @@ class MaildirWriter:
             file.close()
             raise
         syncing = _sync_pool().submit(_fsync_and_close, file)
-        self._staged = Staged(self.uid, self.path, self._length, self._hash.hexdigest(), self.size, syncing)
+        self._staged = Staged(self.uid, self.path, self._length, None, self.size, syncing)
 
     def abort(self) -> None:
         if self._file is not None:

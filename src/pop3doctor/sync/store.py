@@ -32,7 +32,10 @@ class Staged:
     uid: str
     path: Path
     length: int  # octets in the file (after conversion)
-    sha256: str  # of the file's content
+    #: Of the file's content, for stores that must recognise their own write
+    #: after a crash (mbox: the appended region); None where the file name
+    #: already proves it (Maildir), so no hashing pass is spent there.
+    sha256: str | None
     size: int | None  # the server's LIST size, when known
     #: Set while the file's fsync runs in the background; `durable` waits for it.
     syncing: Future[None] | None = None
