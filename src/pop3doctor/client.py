@@ -553,6 +553,28 @@ class Pop3Client:
             pass
 
 
+async def probe_capabilities(client: Pop3Client) -> Capabilities | Exception:
+    """Connect ``client`` (greeting, CAPA, STLS when its security says so), QUIT, close.
+
+    Never logs in and never raises for a failure of the server or the network:
+    the exception is returned as the evidence.  Used by the alternative-settings
+    probes of the diagnosis and by discovery's guessing.
+    """
+    try:
+        await client.connect()
+    except Exception as exc:  # every failure is evidence here, never a crash
+        return exc
+    else:
+        caps = client.capabilities
+        try:
+            await client.quit()
+        except Exception:  # noqa: S110 -- the probe already succeeded; QUIT is a courtesy
+            pass
+        return caps
+    finally:
+        await client.aclose()
+
+
 async def _expect(conn: Connection, proto: ClientConnection, name: str | None, timeout: float) -> None:
     """Read until the greeting (name None) or the +OK to ``name``; raise on anything else."""
     while True:

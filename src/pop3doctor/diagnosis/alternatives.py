@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from pop3doctor.client import Pop3Client, Security
+from pop3doctor.client import Pop3Client, Security, probe_capabilities
 from pop3doctor.diagnosis.model import Settings, Suggestion
 from pop3doctor.knowledge.evidence import cause_for_error
 from pop3doctor.net.timeouts import Timeouts
@@ -52,19 +52,10 @@ async def probe(
         ca_file=settings.ca_file,
         nameservers=nameservers,
     )
-    try:
-        await client.connect()
-    except Exception as exc:  # every failure is evidence here, never a crash
-        return ProbeResult(port, security, False, cause_for_error(exc, implicit_tls=security is Security.SSL))
-    else:
-        stls = client.capabilities.stls
-        try:
-            await client.quit()
-        except Exception:  # noqa: S110 -- the probe already succeeded; QUIT is a courtesy
-            pass
-        return ProbeResult(port, security, True, None, stls)
-    finally:
-        await client.aclose()
+    outcome = await probe_capabilities(client)
+    if isinstance(outcome, Exception):
+        return ProbeResult(port, security, False, cause_for_error(outcome, implicit_tls=security is Security.SSL))
+    return ProbeResult(port, security, True, None, outcome.stls)
 
 
 def candidates_for(settings: Settings, extra_ports: tuple[int, ...] = ()) -> list[tuple[int, Security]]:

@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import ssl
 
-from pop3doctor.client import Pop3Client, Security
+from pop3doctor.client import Pop3Client, Security, probe_capabilities
 from pop3doctor.discovery import messages as m
 from pop3doctor.discovery.address import Address
 from pop3doctor.discovery.model import (
@@ -75,22 +75,14 @@ async def probe(
     client = Pop3Client(
         host, port, security=security, timeouts=timeouts, tls_context=tls_context, nameservers=nameservers
     )
-    try:
-        await client.connect()
-    except PolicyError as exc:
-        return ProbeOutcome(host, port, security, False, exc.reason)
-    except Exception as exc:  # every failure is evidence here, never a crash
-        return ProbeOutcome(host, port, security, False, cause_for_error(exc, implicit_tls=security is Security.SSL))
-    else:
-        caps = client.capabilities
-        try:
-            await client.quit()
-        except Exception:  # noqa: S110 -- the probe already succeeded; QUIT is a courtesy
-            pass
-        user = "USER" in caps or not caps.known
-        return ProbeOutcome(host, port, security, True, None, user, tuple(sorted(caps.sasl)))
-    finally:
-        await client.aclose()
+    outcome = await probe_capabilities(client)
+    if isinstance(outcome, PolicyError):
+        return ProbeOutcome(host, port, security, False, outcome.reason)
+    if isinstance(outcome, Exception):
+        cause = cause_for_error(outcome, implicit_tls=security is Security.SSL)
+        return ProbeOutcome(host, port, security, False, cause)
+    user = "USER" in outcome or not outcome.known
+    return ProbeOutcome(host, port, security, True, None, user, tuple(sorted(outcome.sasl)))
 
 
 async def lookup(

@@ -88,8 +88,3 @@ def parse_check_form(form: Mapping[str, str], *, discovery: bool) -> CheckReques
         user=user or email,
         extra_ports=tuple(dict.fromkeys(extra))[:MAX_EXTRA_PORTS],
     )
-
-
-def default_port(security: str) -> int:
-    """What mail programs fill in: 995 for SSL/TLS (RFC 8314), 110 for STARTTLS and none (RFC 1939)."""
-    return 995 if security == "ssl" else 110

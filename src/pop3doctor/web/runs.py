@@ -17,11 +17,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from pop3doctor.client import DEFAULT_PORTS, Security
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
 from pop3doctor.web import events
 from pop3doctor.web.discover import Discovery, NoPop, discover_settings
-from pop3doctor.web.form import CheckRequest, default_port
+from pop3doctor.web.form import CheckRequest
 from pop3doctor.web.text import DISCOVERY_FAILED, NO_POP, RUN_FAILED, UI
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def start_run(request: CheckRequest, password: str | None, options: RunOptions) 
 async def _settings_for(request: CheckRequest, options: RunOptions) -> Discovery | None:
     """The settings to check: typed in, or discovered from the address (None: nothing found)."""
     if request.host is not None:
-        port = request.port or default_port(request.security)
+        port = request.port or DEFAULT_PORTS[Security(request.security)]
         return Discovery(request.host, port, request.security, request.user, UI["source_manual"])
     found: Discovery | None = await discover_settings(
         request.email, timeout=options.timeout, nameservers=options.nameservers, ca_file=options.ca_file
