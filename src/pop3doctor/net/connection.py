@@ -24,6 +24,7 @@ from pop3doctor.net.errors import (
     NetError,
     ReadTimeout,
     TlsHandshakeFailed,
+    Where,
     WriteTimeout,
 )
 from pop3doctor.net.happy_eyeballs import race
@@ -120,10 +121,7 @@ class Connection:
             raise ReadTimeout(
                 f"no data from {self.host}:{self.port} within {timeout:g}s ({phase})",
                 phase=phase,
-                host=self.host,
-                port=self.port,
-                address=self.peer[0],
-                elapsed_ms=_ms_since(start),
+                **self._where(start),
             ) from None
         except OSError as exc:
             # Reset, broken pipe, a TLS record error (SSLError is an OSError):
@@ -132,21 +130,19 @@ class Connection:
                 f"connection to {self.host}:{self.port} broke ({phase})",
                 phase=phase,
                 reset=True,
-                host=self.host,
-                port=self.port,
-                address=self.peer[0],
-                elapsed_ms=_ms_since(start),
+                **self._where(start),
             ) from exc
         if not data:
             raise ConnectionClosed(
                 f"{self.host}:{self.port} closed the connection ({phase})",
                 phase=phase,
-                host=self.host,
-                port=self.port,
-                address=self.peer[0],
-                elapsed_ms=_ms_since(start),
+                **self._where(start),
             )
         return data
+
+    def _where(self, start: float) -> Where:
+        """The endpoint facts every error of this connection carries."""
+        return {"host": self.host, "port": self.port, "address": self.peer[0], "elapsed_ms": _ms_since(start)}
 
     def write(self, data: bytes) -> None:
         """Queue ``data``; call `drain` to wait until the peer takes it."""
@@ -165,20 +161,14 @@ class Connection:
             raise WriteTimeout(
                 f"{self.host}:{self.port} did not accept data within {timeout:g}s",
                 phase="write",
-                host=self.host,
-                port=self.port,
-                address=self.peer[0],
-                elapsed_ms=_ms_since(start),
+                **self._where(start),
             ) from None
         except OSError as exc:
             raise ConnectionClosed(
                 f"connection to {self.host}:{self.port} broke while writing",
                 phase="write",
                 reset=True,
-                host=self.host,
-                port=self.port,
-                address=self.peer[0],
-                elapsed_ms=_ms_since(start),
+                **self._where(start),
             ) from exc
 
     async def start_tls(
