@@ -77,7 +77,10 @@ def _pending_rows(state_dir: Path) -> int:
     for path in state_dir.glob("*.sqlite3"):
         db = sqlite3.connect(path)
         try:
-            total += db.execute("SELECT count(*) FROM messages WHERE status = 'pending'").fetchone()[0]
+            # A run killed on its very first start can leave the database file
+            # before its schema (the next run creates it): nothing is pending then.
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'messages'").fetchone():
+                total += db.execute("SELECT count(*) FROM messages WHERE status = 'pending'").fetchone()[0]
         finally:
             db.close()
     return total
