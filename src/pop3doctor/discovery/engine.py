@@ -14,10 +14,9 @@ second.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from pop3doctor.client import Security
@@ -35,6 +34,7 @@ from pop3doctor.discovery.model import (
     Warning,
 )
 from pop3doctor.net.certs import make_tls_context
+from pop3doctor.racing import race
 
 #: Slack after ``timeout`` before stragglers are cancelled: sources bound
 #: themselves, this only catches one that overruns (e.g. a slow TLS close).
@@ -75,10 +75,30 @@ async def discover(email: str | Address, config: DiscoveryConfig | None = None) 
     config = config or DiscoveryConfig()
     address = parse_address(email) if isinstance(email, str) else email
     start = time.monotonic()
+    makers = _network_sources(address, config)
+    reports: dict[Source, SourceReport] = {
+        s: SourceReport(s, status=Status.DISABLED) for s in Source if s not in config.sources
+    }
+    wanted = [s for s in Source if s in config.sources]
+    if Source.PROVIDER in config.sources:
+        # Bundled knowledge needs no I/O: ask it first, and when it answers
+        # do not even start the network sources (nothing they say could win).
+        reports[Source.PROVIDER] = await _timed(Source.PROVIDER, _provider(address))
+        wanted.remove(Source.PROVIDER)
+        if reports[Source.PROVIDER].answered and not config.exhaustive:
+            for s in wanted:
+                reports[s] = SourceReport(s, Status.SKIPPED, detail=[m.SOURCE_SKIPPED])
+            wanted = []
+    reports |= await _race_network({s: makers[s] for s in wanted}, config, reports)
+    ordered = [reports[s] for s in Source]
+    return _merge(address, ordered, (time.monotonic() - start) * 1000)
+
+
+def _network_sources(address: Address, config: DiscoveryConfig) -> dict[Source, Callable[[], Awaitable[SourceReport]]]:
+    """How to start each network source (the TLS context is made here, whether or not they run)."""
     nameservers = list(config.nameservers) or None
     tls_context = make_tls_context(config.ca_file)
-
-    makers: dict[Source, Callable[[], Awaitable[SourceReport]]] = {
+    return {
         Source.AUTOCONFIG: lambda: autoconfig.lookup(
             address,
             endpoints=config.autoconfig,
@@ -96,67 +116,38 @@ async def discover(email: str | Address, config: DiscoveryConfig | None = None) 
             stagger=config.stagger,
         ),
     }
-    reports: dict[Source, SourceReport] = {
-        s: SourceReport(s, status=Status.DISABLED) for s in Source if s not in config.sources
-    }
-    wanted = [s for s in Source if s in config.sources]
-    if Source.PROVIDER in config.sources:
-        # Bundled knowledge needs no I/O: ask it first, and when it answers
-        # do not even start the network sources (nothing they say could win).
-        reports[Source.PROVIDER] = await _timed(Source.PROVIDER, _provider(address))
-        wanted.remove(Source.PROVIDER)
-        if reports[Source.PROVIDER].answered and not config.exhaustive:
-            for s in wanted:
-                reports[s] = SourceReport(s, Status.SKIPPED, detail=[m.SOURCE_SKIPPED])
-            wanted = []
-    tasks = {asyncio.ensure_future(_timed(s, makers[s]())): s for s in wanted}
-    started: dict[Source, float] = {s: time.monotonic() for s in tasks.values()}
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + config.timeout + GRACE
-    pending = set(tasks)
-    try:
-        while pending:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            done, pending = await asyncio.wait(pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                reports[tasks[task]] = _result_of(task, tasks[task])
-            if config.exhaustive:
-                continue
-            answered = [s for s, r in reports.items() if r.answered]
-            if answered:
-                best = min(answered, key=lambda s: s.priority)
-                if all(tasks[t].priority > best.priority for t in pending):
-                    for task in pending:
-                        reports[tasks[task]] = SourceReport(tasks[task], Status.SKIPPED, detail=[m.SOURCE_SKIPPED])
-                    break
-    finally:
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-    for source in tasks.values():
-        if source not in reports:
-            reports[source] = SourceReport(
-                source,
-                Status.TIMEOUT,
-                detail=[m.SOURCE_TIMEOUT],
-                elapsed_ms=(time.monotonic() - started[source]) * 1000,
-            )
-    ordered = [reports[s] for s in Source]
-    return _merge(address, ordered, (time.monotonic() - start) * 1000)
+
+
+async def _race_network(
+    makers: Mapping[Source, Callable[[], Awaitable[SourceReport]]],
+    config: DiscoveryConfig,
+    known: Mapping[Source, SourceReport],
+) -> dict[Source, SourceReport]:
+    """Run the sources ``makers`` start; a report for each (SKIPPED / TIMEOUT for the ones stopped)."""
+    work = {s: _timed(s, make()) for s, make in makers.items()}
+    started = time.monotonic()
+
+    def settled(results: Mapping[Source, SourceReport], pending: Collection[Source]) -> bool:
+        # Stop once nothing still running could beat the best answer in hand.
+        answered = [s for s, r in (*known.items(), *results.items()) if r.answered]
+        if config.exhaustive or not answered:
+            return False
+        best = min(answered, key=lambda s: s.priority)
+        return all(s.priority > best.priority for s in pending)
+
+    raced = await race(work, settled=settled, timeout=config.timeout + GRACE)
+    reports = dict(raced.results)
+    for source in raced.unfinished:
+        if raced.timed_out:
+            elapsed_ms = (time.monotonic() - started) * 1000
+            reports[source] = SourceReport(source, Status.TIMEOUT, detail=[m.SOURCE_TIMEOUT], elapsed_ms=elapsed_ms)
+        else:
+            reports[source] = SourceReport(source, Status.SKIPPED, detail=[m.SOURCE_SKIPPED])
+    return reports
 
 
 async def _provider(address: Address) -> SourceReport:
     return providers.lookup(address)
-
-
-def _result_of(task: asyncio.Future[SourceReport], source: Source) -> SourceReport:
-    try:
-        return task.result()
-    except asyncio.CancelledError:
-        return SourceReport(source, Status.SKIPPED, detail=[m.SOURCE_SKIPPED])
 
 
 def _merge(address: Address, reports: list[SourceReport], elapsed_ms: float) -> DiscoveryResult:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ssl
+from collections.abc import Collection, Mapping
 
 from pop3doctor.client import Pop3Client, Security, probe_capabilities
 from pop3doctor.discovery import messages as m
@@ -32,6 +33,7 @@ from pop3doctor.discovery.model import (
 from pop3doctor.errors import PolicyError
 from pop3doctor.knowledge.evidence import cause_for_error
 from pop3doctor.net.timeouts import Timeouts
+from pop3doctor.racing import race
 
 HOST_PREFIXES = ("pop.", "pop3.", "mail.", "")
 #: SASL mechanisms that take a bearer token, not a password.
@@ -95,7 +97,6 @@ async def lookup(
     stagger: float | None = None,
 ) -> SourceReport:
     """Source 4.  Returns within about ``timeout`` seconds whatever the hosts do."""
-    report = SourceReport(Source.GUESS)
     combos = candidates_for(address, ports)
     # The overall cap below is what bounds the guess.  Name lookups get half of
     # it so that they end by themselves rather than being cancelled mid-query.
@@ -106,29 +107,18 @@ async def lookup(
         await asyncio.sleep(index * delay)
         return await probe(*combo, timeouts=timeouts, tls_context=tls_context, nameservers=nameservers)
 
-    tasks = {asyncio.ensure_future(staggered(i, c)): i for i, c in enumerate(combos)}
-    outcomes: dict[int, ProbeOutcome] = {}
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    pending = set(tasks)
-    try:
-        while pending:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            done, pending = await asyncio.wait(pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                outcomes[tasks[task]] = task.result()
-            winners = [i for i, o in outcomes.items() if o.ok]
-            # Stop once nothing still running could beat the best answer in hand.
-            if winners and all(tasks[t] > min(winners) for t in pending):
-                break
-    finally:
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
-    silent = len(combos) - len(outcomes)
+    raced = await race({i: staggered(i, c) for i, c in enumerate(combos)}, settled=_best_in_hand, timeout=timeout)
+    return _report(address, raced.results, silent=len(combos) - len(raced.results))
+
+
+def _best_in_hand(outcomes: Mapping[int, ProbeOutcome], pending: Collection[int]) -> bool:
+    """Nothing still running could beat the best answer in hand (lower index = better candidate)."""
+    winners = [i for i, o in outcomes.items() if o.ok]
+    return bool(winners) and all(i > min(winners) for i in pending)
+
+
+def _report(address: Address, outcomes: Mapping[int, ProbeOutcome], *, silent: int) -> SourceReport:
+    report = SourceReport(Source.GUESS)
     for index in sorted(outcomes):
         o = outcomes[index]
         label = m.SECURITY_NAMES[o.security.value].en
