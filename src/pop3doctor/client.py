@@ -23,7 +23,7 @@ import builtins
 import enum
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -192,7 +192,7 @@ class Pop3Client:
     async def starttls(self) -> None:
         if self.capabilities.known and not self.capabilities.stls:
             raise PolicyError("starttls-unavailable", "the server does not offer STLS")
-        response = await self._single(cmd.simple("STLS"), stage="stls")
+        response = await self._single(cmd.simple("STLS"))
         if not response.ok:
             raise PolicyError("starttls-unavailable", str(response.status))
         try:
@@ -241,13 +241,15 @@ class Pop3Client:
                 data = b""
             self._proto.receive_data(data)
 
-    async def _response(self, command: Command) -> Response:
+    async def _response(self, command: Command, *, log: bool = True) -> Response:
         event = await self._next_event()
         if isinstance(event, Response) and event.command is command:
-            self.transcript.server(event.raw.decode("utf-8", "replace"))
+            if log:
+                self.transcript.server(event.raw.decode("utf-8", "replace"))
             return event
         if isinstance(event, ServerNotice):
-            self.transcript.server(event.raw.decode("utf-8", "replace"))
+            if log:
+                self.transcript.server(event.raw.decode("utf-8", "replace"))
             raise ServerError(command.name.lower(), command.redacted(), event.status)
         raise ProtocolError(f"unexpected {type(event).__name__} while waiting for {command.name}")
 
@@ -256,7 +258,7 @@ class Pop3Client:
         self.transcript.client(command.redacted())
         self.connection.write(data)
 
-    async def _single(self, command: Command, *, stage: str | None = None) -> Response:
+    async def _single(self, command: Command) -> Response:
         self._send(command)
         await self.connection.drain(timeout=self.timeouts.command)
         return await self._response(command)
@@ -457,53 +459,33 @@ class Pop3Client:
         """
         if window is None:
             window = DEFAULT_WINDOW if self._proto.pipelining else 1
-        todo = deque(msgnums)
-        inflight: deque[tuple[int, Command]] = deque()
-        sink: MessageSink | None = None
-        # Refill the window in bursts once half of it has drained: one write
-        # and one drain per burst instead of one per message.
-        low_water = window // 2
-        try:
-            while todo or inflight:
-                burst: builtins.list[bytes] = []
-                while todo and len(inflight) < window and (burst or len(inflight) <= low_water):
-                    command = cmd.simple("RETR", todo[0])
-                    if not self._proto.can_send(command):
+
+        async def deliver(msgnum: int, command: Command, response: Response) -> None:
+            if not response.ok:
+                error = ServerError("retr", command.redacted(), response.status)
+                if on_error is None:
+                    raise error
+                on_error(msgnum, error)
+                return
+            sink = open_sink(msgnum)
+            try:
+                while True:
+                    event = await self._next_event()
+                    if isinstance(event, Data):
+                        sink.write(event.data)
+                    elif isinstance(event, EndOfData):
                         break
-                    burst.append(self._proto.send(command))
-                    inflight.append((todo.popleft(), command))
-                if burst:
-                    self.connection.write(b"".join(burst))
-                    await self.connection.drain(timeout=self.timeouts.command)
-                msgnum, command = inflight[0]
-                event = await self._next_event()
-                if isinstance(event, Response) and event.command is command:
-                    if not event.ok:
-                        inflight.popleft()
-                        error = ServerError("retr", command.redacted(), event.status)
-                        if on_error is None:
-                            raise error
-                        on_error(msgnum, error)
-                        continue
-                    sink = open_sink(msgnum)
-                    while True:
-                        event = await self._next_event()
-                        if isinstance(event, Data):
-                            sink.write(event.data)
-                        elif isinstance(event, EndOfData):
-                            break
-                        else:
-                            raise ProtocolError(f"unexpected {type(event).__name__} inside RETR data")
-                    inflight.popleft()
-                    done, sink = sink, None
-                    done.close()
-                elif isinstance(event, ServerNotice):
-                    raise ServerError("retr", command.redacted(), event.status)
-                else:
-                    raise ProtocolError(f"unexpected {type(event).__name__} while waiting for RETR")
-        finally:
-            if sink is not None:
+                    else:
+                        raise ProtocolError(f"unexpected {type(event).__name__} inside RETR data")
+            except BaseException:
                 sink.abort()
+                raise
+            sink.close()
+
+        # Refill the window in bursts once half of it has drained: one write
+        # and one drain per burst instead of one per message.  RETR commands
+        # and their +OK lines stay out of the transcript (DELE's go in).
+        await self._pipelined("RETR", msgnums, deliver, window=window, refill_at=window // 2, log=False)
 
     async def dele(self, msgnum: int) -> None:
         await self._checked(cmd.simple("DELE", msgnum))
@@ -511,25 +493,50 @@ class Pop3Client:
     async def dele_many(self, msgnums: Iterable[int]) -> builtins.list[int]:
         """Mark messages deleted, pipelined when offered; returns the numbers the server accepted."""
         accepted: builtins.list[int] = []
+
+        async def note(msgnum: int, command: Command, response: Response) -> None:
+            if response.ok:
+                accepted.append(msgnum)
+
+        window = DEFAULT_WINDOW * 4
+        await self._pipelined("DELE", msgnums, note, window=window, refill_at=window, log=True)
+        return accepted
+
+    async def _pipelined(
+        self,
+        name: str,
+        msgnums: Iterable[int],
+        each: Callable[[int, Command, Response], Awaitable[None]],
+        *,
+        window: int,
+        refill_at: int,
+        log: bool,
+    ) -> None:
+        """Send ``name N`` for every number, at most ``window`` in flight, and hand
+        each response to ``each`` in order (which reads the body, if there is one).
+
+        New commands go out in one burst (one write, one drain) whenever at
+        most ``refill_at`` are still in flight; `ClientConnection.can_send`
+        keeps it to one at a time without PIPELINING.  ``log`` puts the
+        commands and responses in the transcript.
+        """
         todo = deque(msgnums)
         inflight: deque[tuple[int, Command]] = deque()
         while todo or inflight:
-            burst = []
-            while todo and len(inflight) < DEFAULT_WINDOW * 4:
-                command = cmd.simple("DELE", todo[0])
+            burst: builtins.list[bytes] = []
+            while todo and len(inflight) < window and (burst or len(inflight) <= refill_at):
+                command = cmd.simple(name, todo[0])
                 if not self._proto.can_send(command):
                     break
                 burst.append(self._proto.send(command))
-                self.transcript.client(command.redacted())
+                if log:
+                    self.transcript.client(command.redacted())
                 inflight.append((todo.popleft(), command))
             if burst:
                 self.connection.write(b"".join(burst))
                 await self.connection.drain(timeout=self.timeouts.command)
             msgnum, command = inflight.popleft()
-            response = await self._response(command)
-            if response.ok:
-                accepted.append(msgnum)
-        return accepted
+            await each(msgnum, command, await self._response(command, log=log))
 
     async def noop(self) -> None:
         await self._checked(cmd.simple("NOOP"))
