@@ -27,14 +27,12 @@ from typing import BinaryIO
 
 from pop3doctor.sync.fsutil import fsync_dir, make_dirs_durable
 from pop3doctor.sync.lines import LineConverter
+from pop3doctor.sync.staging import StagingWriter
 from pop3doctor.sync.state import Pending
 from pop3doctor.sync.store import RecordPending, Staged
 
 #: The Maildir spec lets any reader delete tmp/ files untouched this long.
 STALE_TMP_SECONDS = 36 * 3600
-
-#: Write buffer per message file: big enough to make few syscalls.
-WRITE_BUFFER = 256 * 1024
 
 _sequence = itertools.count()
 
@@ -70,51 +68,23 @@ def unique_name() -> str:
     return f"{int(time.time())}.{os.getpid()}_{next(_sequence)}.{_hostname()}"
 
 
-class MaildirWriter:
+class MaildirWriter(StagingWriter):
     """Streams one message into ``tmp/NAME`` (CRLF -> LF) and fsyncs it at `close`."""
 
     def __init__(self, root: Path, uid: str, size: int | None) -> None:
-        self.uid = uid
-        self.size = size
         self.name = unique_name()
-        self.path = root / "tmp" / self.name
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        self._file: BinaryIO | None = open(fd, "wb", buffering=WRITE_BUFFER)
-        self._conv = LineConverter()
-        self._length = 0
-        self._staged: Staged | None = None
+        path = root / "tmp" / self.name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        super().__init__(uid, size, path, fd, LineConverter())
 
-    @property
-    def staged(self) -> Staged | None:
-        return self._staged
-
-    def _put(self, data: bytes) -> None:
-        if data and self._file is not None:
-            self._file.write(data)
-            self._length += len(data)
-
-    def write(self, data: bytes) -> None:
-        self._put(self._conv.feed(data))
-
-    def close(self) -> None:
-        if self._file is None:
-            return
-        self._put(self._conv.finish())
-        file, self._file = self._file, None
+    def _finish(self, file: BinaryIO, sha256: str | None) -> Staged:
         try:
             file.flush()
         except BaseException:
             file.close()
             raise
         syncing = _sync_pool().submit(_fsync_and_close, file)
-        self._staged = Staged(self.uid, self.path, self._length, None, self.size, syncing)
-
-    def abort(self) -> None:
-        if self._file is not None:
-            file, self._file = self._file, None
-            file.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        return Staged(self.uid, self.path, self._length, None, self.size, syncing)
 
 
 class MaildirStore:

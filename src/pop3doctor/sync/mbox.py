@@ -36,6 +36,7 @@ from typing import BinaryIO
 
 from pop3doctor.sync.fsutil import fsync_dir, make_dirs_durable
 from pop3doctor.sync.lines import LineConverter
+from pop3doctor.sync.staging import WRITE_BUFFER, StagingWriter
 from pop3doctor.sync.state import Pending
 from pop3doctor.sync.store import RecordPending, Staged
 
@@ -46,7 +47,6 @@ DOTLOCK_STALE_SECONDS = 300
 LOCK_WAIT_SECONDS = 30.0
 _POLL = 0.05
 _TMP_PREFIX = ".pop3doctor-"
-WRITE_BUFFER = 256 * 1024
 
 
 class MboxLockTimeout(Exception):
@@ -59,51 +59,23 @@ def from_line(now: float | None = None) -> bytes:
     return f"From MAILER-DAEMON {time.asctime(time.localtime(now))}\n".encode("ascii")
 
 
-class MboxWriter:
+class MboxWriter(StagingWriter):
     """Streams one message, mboxrd-quoted with its From_ line, into a temp file."""
 
     def __init__(self, directory: Path, uid: str, size: int | None) -> None:
-        self.uid = uid
-        self.size = size
         fd, name = tempfile.mkstemp(dir=directory, prefix=_TMP_PREFIX)
-        self.path = Path(name)
-        self._file: BinaryIO | None = open(fd, "wb", buffering=WRITE_BUFFER)
-        self._conv = LineConverter(mboxrd=True)
-        self._hash = hashlib.sha256()
-        self._length = 0
-        self._staged: Staged | None = None
+        super().__init__(uid, size, Path(name), fd, LineConverter(mboxrd=True), hashed=True)
         self._put(from_line())
 
-    @property
-    def staged(self) -> Staged | None:
-        return self._staged
+    def _ending(self) -> bytes:
+        # The last line gets its newline, then the empty line that ends an mbox message.
+        return self._conv.finish(ensure_newline=True) + b"\n"
 
-    def _put(self, data: bytes) -> None:
-        if data and self._file is not None:
-            self._file.write(data)
-            self._hash.update(data)
-            self._length += len(data)
-
-    def write(self, data: bytes) -> None:
-        self._put(self._conv.feed(data))
-
-    def close(self) -> None:
-        if self._file is None:
-            return
-        self._put(self._conv.finish(ensure_newline=True))
-        self._put(b"\n")  # the empty line that ends an mbox message
-        file, self._file = self._file, None
+    def _finish(self, file: BinaryIO, sha256: str | None) -> Staged:
         # No fsync: this file is only a staging copy; the mbox append is what
         # is made durable, and a lost staging file means a fetch again.
         file.close()
-        self._staged = Staged(self.uid, self.path, self._length, self._hash.hexdigest(), self.size)
-
-    def abort(self) -> None:
-        if self._file is not None:
-            file, self._file = self._file, None
-            file.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        return Staged(self.uid, self.path, self._length, sha256, self.size)
 
 
 def _pid_alive(pid: int) -> bool:

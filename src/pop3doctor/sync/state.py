@@ -135,12 +135,6 @@ class UidlState:
         rows = self._db.execute("SELECT uid, target, size FROM messages WHERE status = 'pending' ORDER BY uid")
         return [Pending(uid, target or "", size) for uid, target, size in rows]
 
-    def get_meta(self, key: str) -> str | None:
-        if self._db is None:
-            return None
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
     def is_empty(self) -> bool:
         if self._db is None:
             return True
@@ -148,47 +142,34 @@ class UidlState:
 
     # ---- writing (each method is one transaction) ------------------------------------
 
-    def set_meta(self, key: str, value: str) -> None:
-        db = self._write()
-        with _transaction(db):
-            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
-
     def mark_pending(self, items: Iterable[Pending], now: float) -> None:
         """Record that the store is about to place these messages at their targets."""
-        db = self._write()
-        with _transaction(db):
-            db.executemany(
-                "INSERT INTO messages(uid, status, first_seen, target, size) VALUES (?, 'pending', ?, ?, ?) "
-                "ON CONFLICT(uid) DO UPDATE SET status = 'pending', target = excluded.target, size = excluded.size",
-                [(p.uid, now, p.target, p.size) for p in items],
-            )
+        self._each(
+            "INSERT INTO messages(uid, status, first_seen, target, size) VALUES (?, 'pending', ?, ?, ?) "
+            "ON CONFLICT(uid) DO UPDATE SET status = 'pending', target = excluded.target, size = excluded.size",
+            [(p.uid, now, p.target, p.size) for p in items],
+        )
 
     def mark_delivered(self, uids: Iterable[str], now: float) -> None:
-        db = self._write()
-        with _transaction(db):
-            db.executemany(
-                "UPDATE messages SET status = 'delivered', delivered_at = ? WHERE uid = ?",
-                [(now, uid) for uid in uids],
-            )
+        self._each("UPDATE messages SET status = 'delivered', delivered_at = ? WHERE uid = ?", [(now, u) for u in uids])
 
     def forget(self, uids: Iterable[str]) -> None:
         """Drop pending rows whose message did not reach the disk (it will be fetched again)."""
-        db = self._write()
-        with _transaction(db):
-            db.executemany("DELETE FROM messages WHERE uid = ? AND status = 'pending'", [(u,) for u in uids])
+        self._each("DELETE FROM messages WHERE uid = ? AND status = 'pending'", [(u,) for u in uids])
 
     def mark_skipped(self, uids: Iterable[str], now: float) -> None:
-        db = self._write()
-        with _transaction(db):
-            db.executemany(
-                "INSERT OR IGNORE INTO messages(uid, status, first_seen) VALUES (?, 'skipped', ?)",
-                [(uid, now) for uid in uids],
-            )
+        self._each(
+            "INSERT OR IGNORE INTO messages(uid, status, first_seen) VALUES (?, 'skipped', ?)", [(u, now) for u in uids]
+        )
 
     def mark_deleted(self, uids: Iterable[str], now: float) -> None:
+        self._each("UPDATE messages SET deleted_at = ? WHERE uid = ?", [(now, u) for u in uids])
+
+    def _each(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        """``sql`` once per row, all in one transaction."""
         db = self._write()
         with _transaction(db):
-            db.executemany("UPDATE messages SET deleted_at = ? WHERE uid = ?", [(now, uid) for uid in uids])
+            db.executemany(sql, rows)
 
 
 class _transaction:
