@@ -32,10 +32,10 @@ from pop3doctor.discovery.model import (
 )
 from pop3doctor.errors import PolicyError
 from pop3doctor.knowledge.evidence import cause_for_error
+from pop3doctor.knowledge.hostnames import mail_host_prefixes
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.racing import race
 
-HOST_PREFIXES = ("pop.", "pop3.", "mail.", "")
 #: SASL mechanisms that take a bearer token, not a password.
 _TOKEN_ONLY = {"XOAUTH2", "OAUTHBEARER"}
 
@@ -60,7 +60,7 @@ class ProbeOutcome:
 
 
 def candidates_for(address: Address, ports: GuessPorts) -> list[tuple[str, int, Security]]:
-    hosts = [prefix + address.domain for prefix in HOST_PREFIXES]
+    hosts = [f"{prefix}.{address.domain}" for prefix in mail_host_prefixes()] + [address.domain]
     return [(h, p, s) for h in hosts for p, s in ((ports.ssl, Security.SSL), (ports.starttls, Security.STARTTLS))]
 
 

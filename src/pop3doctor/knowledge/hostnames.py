@@ -1,7 +1,8 @@
 """"Did you mean": server names close to one that does not exist.
 
 Pure functions: which names to *consider* (built from the e-mail domain, its
-MX and SRV records, and the known provider names in ``data/hostnames.toml``)
+MX and SRV records, and the known provider names and mail-host labels in
+``data/hostnames.toml``)
 and how close each is to what the user typed.  Looking the candidates up is
 the diagnosis's job; this module does no I/O beyond reading its data file.
 """
@@ -13,10 +14,6 @@ from functools import cache
 
 from pop3doctor.knowledge._data import load
 
-#: First labels that name an incoming-mail host; ``pop.<domain>`` is the
-#: commonest guess mail programs make (Thunderbird's autoconfig tries it too).
-MAIL_PREFIXES = ("pop", "pop3", "mail")
-
 #: Typos worth suggesting: one or two slips (a transposition counts as one).
 #: Three edits turn most short names into other real names.
 MAX_DISTANCE = 2
@@ -26,6 +23,23 @@ MAX_DISTANCE = 2
 def known_hostnames() -> tuple[str, ...]:
     """POP3 server names of large providers, from ``data/hostnames.toml``."""
     return tuple(str(entry["name"]).lower() for entry in load("hostnames.toml")["host"])
+
+
+@cache
+def mail_host_prefixes() -> tuple[str, ...]:
+    """First labels worth guessing for an incoming-mail host, best first ("pop", "pop3", "mail")."""
+    return tuple(str(p).lower() for p in load("hostnames.toml")["mail_host"]["prefixes"])
+
+
+@cache
+def _mail_host_labels() -> frozenset[str]:
+    other = load("hostnames.toml")["mail_host"]["other_labels"]
+    return frozenset(mail_host_prefixes()) | {str(label).lower() for label in other}
+
+
+def is_mail_host_label(label: str) -> bool:
+    """Whether a host name's first ``label`` names a mail host (pop, mail, mx, ...), not the domain."""
+    return label.lower() in _mail_host_labels()
 
 
 def normalise(host: str) -> str:
@@ -76,13 +90,14 @@ def domain_candidates(
     for target in srv_targets:
         add(target)
     domain = normalise(domain)
-    for prefix in MAIL_PREFIXES:
+    prefixes = mail_host_prefixes()
+    for prefix in prefixes:
         add(f"{prefix}.{domain}")
     for mx in mx_hosts:
         add(mx)
         parent = parent_domain(mx)
         if parent:
-            for prefix in MAIL_PREFIXES:
+            for prefix in prefixes:
                 add(f"{prefix}.{parent}")
     return out
 
