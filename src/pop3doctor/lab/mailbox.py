@@ -182,18 +182,12 @@ def _mime_header(text: str, charset: str) -> str:
 def sample_messages() -> list[bytes]:
     """A small realistic mailbox: English, Japanese (ISO-2022-JP and UTF-8),
     multipart, and lines that start with "." so byte-stuffing is exercised."""
-    jis_subject = _mime_header("会議の議事録について", "iso-2022-jp")
-    jis_from = _mime_header("山田 太郎", "iso-2022-jp")
-    jis_body = (
-        "アリス様\n\nお疲れさまです。山田です。\n"
-        "昨日の会議の議事録をお送りします。\n.\n"
-        "（上の行はピリオドだけの行です）\n\nよろしくお願いします。\n"
-    ).encode("iso-2022-jp")
-    utf8_body = base64.encodebytes(
-        "受信テストです。\n絵文字なし、UTF-8 の本文です。\n".encode()
-    )
-    attachment = base64.encodebytes(bytes(range(256)) * 4)
-    return [
+    return [_lunch_ascii(), _minutes_iso2022jp(), _order_utf8(), _report_multipart()]
+
+
+def _lunch_ascii() -> bytes:
+    """Plain US-ASCII with lines of ".", ".." and ". " (byte-stuffing)."""
+    return (
         b"Return-Path: <bob@example.com>\n"
         b"From: Bob Example <bob@example.com>\n"
         b"To: Alice <alice@example.jp>\n"
@@ -208,7 +202,20 @@ def sample_messages() -> list[bytes]:
         b".\n"
         b"..two dots start this line\n"
         b". one dot and a space\n"
-        b"-- \nBob\n",
+        b"-- \nBob\n"
+    )
+
+
+def _minutes_iso2022jp() -> bytes:
+    """Japanese in ISO-2022-JP (headers MIME-encoded), with a line of only "."."""
+    jis_subject = _mime_header("会議の議事録について", "iso-2022-jp")
+    jis_from = _mime_header("山田 太郎", "iso-2022-jp")
+    jis_body = (
+        "アリス様\n\nお疲れさまです。山田です。\n"
+        "昨日の会議の議事録をお送りします。\n.\n"
+        "（上の行はピリオドだけの行です）\n\nよろしくお願いします。\n"
+    ).encode("iso-2022-jp")
+    return (
         b"Return-Path: <yamada@example.co.jp>\n"
         b"From: " + jis_from.encode() + b" <yamada@example.co.jp>\n"
         b"To: alice@example.jp\n"
@@ -218,7 +225,16 @@ def sample_messages() -> list[bytes]:
         b"MIME-Version: 1.0\n"
         b"Content-Type: text/plain; charset=ISO-2022-JP\n"
         b"Content-Transfer-Encoding: 7bit\n"
-        b"\n" + jis_body,
+        b"\n" + jis_body
+    )
+
+
+def _order_utf8() -> bytes:
+    """Japanese in UTF-8: base64 body, RFC 2047 B-encoded headers."""
+    utf8_body = base64.encodebytes(
+        "受信テストです。\n絵文字なし、UTF-8 の本文です。\n".encode()
+    )
+    return (
         b"Return-Path: <noreply@shop.example.jp>\n"
         b"From: =?UTF-8?B?" + base64.b64encode("ショップ".encode()) + b"?= "
         b"<noreply@shop.example.jp>\n"
@@ -229,7 +245,14 @@ def sample_messages() -> list[bytes]:
         b"MIME-Version: 1.0\n"
         b"Content-Type: text/plain; charset=UTF-8\n"
         b"Content-Transfer-Encoding: base64\n"
-        b"\n" + utf8_body,
+        b"\n" + utf8_body
+    )
+
+
+def _report_multipart() -> bytes:
+    """multipart/mixed with a binary attachment and a line starting with "..."."""
+    attachment = base64.encodebytes(bytes(range(256)) * 4)
+    return (
         b"Return-Path: <carol@example.org>\n"
         b"From: Carol <carol@example.org>\n"
         b"To: alice@example.jp\n"
@@ -248,5 +271,5 @@ def sample_messages() -> list[bytes]:
         b"--=-lab-boundary\n"
         b'Content-Type: application/octet-stream; name="report.bin"\n'
         b"Content-Transfer-Encoding: base64\n"
-        b"\n" + attachment + b"--=-lab-boundary--\n",
-    ]
+        b"\n" + attachment + b"--=-lab-boundary--\n"
+    )

@@ -34,15 +34,12 @@ import json
 import os
 import secrets
 import ssl
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pop3doctor.lab.faults import BUSY_REPLY
-from pop3doctor.lab.mailbox import LabMessage, stuff, top_blocks
+from pop3doctor.lab.mailbox import LabMessage, Maildrop, stuff, top_blocks
 from pop3doctor.lab.options import LabOptions
-from pop3doctor.lab.scenarios import CYRUS_IN_USE, DOVECOT_PLAINTEXT_DISALLOWED
-
-if TYPE_CHECKING:
-    from pop3doctor.lab.server import LabServer
+from pop3doctor.lab.scenarios import CYRUS_IN_USE, DOVECOT_PLAINTEXT_DISALLOWED, Scenario
 
 #: RFC 2449 section 4: a command line is at most 255 octets including CRLF.
 MAX_COMMAND = 255 - 2
@@ -69,6 +66,36 @@ def _printable(text: str, limit: int = 64) -> str:
     return "".join(c if 0x20 < ord(c) < 0x7F else "?" for c in text[:limit])
 
 
+class LabHost(Protocol):
+    """What a session needs of its server (`LabServer` is one).
+
+    Narrow on purpose, as `faults.Conn` is for the fault hooks: this module
+    then does not import server.py, which imports it.
+    """
+
+    @property
+    def scenario(self) -> Scenario: ...
+    @property
+    def options(self) -> LabOptions: ...
+    @property
+    def hostname(self) -> str: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def password(self) -> str: ...
+    @property
+    def maildrop(self) -> Maildrop:
+        """Shared by every session: its lock and its deletions outlive them."""
+    @property
+    def active(self) -> int:
+        """Connections open now (this one included)."""
+    @property
+    def logins(self) -> list[str]:
+        """Appended to on each successful login ("USER", "AUTH PLAIN", ...)."""
+    @property
+    def ssl_context(self) -> ssl.SSLContext: ...
+
+
 class _EndSession(Exception):
     """Raised inside a handler to end the session after what was already sent."""
 
@@ -78,7 +105,7 @@ class Session:
 
     def __init__(
         self,
-        server: LabServer,
+        server: LabHost,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         *,
@@ -373,44 +400,55 @@ class Session:
         if mech in _OAUTH_MECHS:
             return await self._auth_oauth(initial)
         if mech == "PLAIN":
-            answer = initial if initial is not None else await self._sasl_line("+ ")
-            if answer is None:
-                await self.send_line("-ERR Authentication aborted.")
-                return True
-            decoded = self._b64(answer)
-            parts = decoded.split(b"\0") if decoded is not None else []
-            if len(parts) != 3 or parts[0] not in (b"", parts[1]):
-                await self.send_line("-ERR [AUTH] Invalid base64 data or PLAIN response.")
-                return True
-            user = parts[1].decode("utf-8", "replace")
-            ok = self._password_ok(user, parts[2].decode("utf-8", "replace"))
-            await self._login("AUTH PLAIN", user, ok)
-            return True
-        if mech == "LOGIN":
-            user_b64 = initial if initial is not None else await self._sasl_line(
-                _LOGIN_USER_PROMPT
-            )
-            if user_b64 is None:
-                await self.send_line("-ERR Authentication aborted.")
-                return True
-            pass_b64 = await self._sasl_line(_LOGIN_PASS_PROMPT)
-            if pass_b64 is None:
-                await self.send_line("-ERR Authentication aborted.")
-                return True
-            user_raw, pass_raw = self._b64(user_b64), self._b64(pass_b64)
-            if user_raw is None or pass_raw is None:
-                await self.send_line("-ERR [AUTH] Invalid base64 data.")
-                return True
-            user = user_raw.decode("utf-8", "replace")
-            ok = self._password_ok(user, pass_raw.decode("utf-8", "replace"))
-            await self._login("AUTH LOGIN", user, ok)
-            return True
-        # CRAM-MD5 (RFC 2195): challenge, then "user hex(HMAC-MD5(password, challenge))".
+            await self._auth_plain(initial)
+        elif mech == "LOGIN":
+            await self._auth_login(initial)
+        else:
+            await self._auth_cram_md5()
+        return True
+
+    async def _auth_plain(self, initial: str | None) -> None:
+        """RFC 4616: one response "authzid NUL user NUL password" (authzid empty or the user)."""
+        answer = initial if initial is not None else await self._sasl_line("+ ")
+        if answer is None:
+            await self.send_line("-ERR Authentication aborted.")
+            return
+        decoded = self._b64(answer)
+        parts = decoded.split(b"\0") if decoded is not None else []
+        if len(parts) != 3 or parts[0] not in (b"", parts[1]):
+            await self.send_line("-ERR [AUTH] Invalid base64 data or PLAIN response.")
+            return
+        user = parts[1].decode("utf-8", "replace")
+        ok = self._password_ok(user, parts[2].decode("utf-8", "replace"))
+        await self._login("AUTH PLAIN", user, ok)
+
+    async def _auth_login(self, initial: str | None) -> None:
+        """The de-facto LOGIN mechanism: user name, then password, each after its prompt."""
+        user_b64 = initial if initial is not None else await self._sasl_line(
+            _LOGIN_USER_PROMPT
+        )
+        if user_b64 is None:
+            await self.send_line("-ERR Authentication aborted.")
+            return
+        pass_b64 = await self._sasl_line(_LOGIN_PASS_PROMPT)
+        if pass_b64 is None:
+            await self.send_line("-ERR Authentication aborted.")
+            return
+        user_raw, pass_raw = self._b64(user_b64), self._b64(pass_b64)
+        if user_raw is None or pass_raw is None:
+            await self.send_line("-ERR [AUTH] Invalid base64 data.")
+            return
+        user = user_raw.decode("utf-8", "replace")
+        ok = self._password_ok(user, pass_raw.decode("utf-8", "replace"))
+        await self._login("AUTH LOGIN", user, ok)
+
+    async def _auth_cram_md5(self) -> None:
+        """RFC 2195: challenge, then "user hex(HMAC-MD5(password, challenge))"."""
         challenge = f"<{secrets.token_hex(8)}.{os.getpid()}@{self.server.hostname}>"
         answer = await self._sasl_line("+ " + base64.b64encode(challenge.encode()).decode())
         if answer is None:
             await self.send_line("-ERR Authentication aborted.")
-            return True
+            return
         decoded = self._b64(answer)
         user, _, digest = (decoded or b"").decode("utf-8", "replace").rpartition(" ")
         expected = hmac.new(
@@ -420,7 +458,6 @@ class Session:
             digest.lower().encode(), expected.encode()
         )
         await self._login("AUTH CRAM-MD5", user, ok)
-        return True
 
     async def _auth_oauth(self, initial: str | None) -> bool:
         """XOAUTH2 / OAUTHBEARER: the lab has no token service, so every token
