@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -32,65 +33,58 @@ class Sink:
         self.events.append(("aborted", self.msgnum))
 
 
-async def _client(lab: LabServer, tmp_path: Path) -> Pop3Client:
-    ca = tmp_path / "ca.pem"
-    lab.write_ca(str(ca))
-    client = Pop3Client(lab.host, lab.tls_port, security="ssl", ca_file=str(ca), timeouts=FAST)
-    await client.connect()
-    await client.login(lab.user, lab.password)
-    return client
+@contextlib.asynccontextmanager
+async def logged_in(lab_factory: Callable[..., LabServer], scenario: str, tmp_path: Path) -> AsyncIterator[Pop3Client]:
+    async with lab_factory(scenario) as lab:
+        ca = tmp_path / "ca.pem"
+        lab.write_ca(str(ca))
+        client = Pop3Client(lab.host, lab.tls_port, security="ssl", ca_file=str(ca), timeouts=FAST)
+        try:
+            await client.connect()
+            await client.login(lab.user, lab.password)
+            yield client
+        finally:
+            await client.aclose()
 
 
 async def test_retr_error_for_one_message_goes_to_on_error_and_the_rest_arrive(
     lab_factory: Callable[..., LabServer], tmp_path: Path
 ) -> None:
-    async with lab_factory("healthy") as lab:
-        client = await _client(lab, tmp_path)
-        try:
-            count, _ = await client.stat()
-            events: list[tuple[str, int]] = []
-            errors: list[tuple[int, ServerError]] = []
-            wanted = [1, count + 5, count]
-            await client.retrieve_many(
-                wanted, lambda n: Sink(events, n), window=2, on_error=lambda n, e: errors.append((n, e))
-            )
-            assert events == [("closed", 1), ("closed", count)]
-            assert [n for n, _ in errors] == [count + 5]
-            assert errors[0][1].command == f"RETR {count + 5}"
-            # RETR lines stay out of the transcript; a default on_error raises.
-            assert not any("RETR" in line.text for line in client.transcript.lines)
-            with pytest.raises(ServerError):
-                await client.retrieve_many([count + 5], lambda n: Sink(events, n))
-        finally:
-            await client.aclose()
+    async with logged_in(lab_factory, "healthy", tmp_path) as client:
+        count, _ = await client.stat()
+        events: list[tuple[str, int]] = []
+        errors: list[tuple[int, ServerError]] = []
+        wanted = [1, count + 5, count]
+        await client.retrieve_many(
+            wanted, lambda n: Sink(events, n), window=2, on_error=lambda n, e: errors.append((n, e))
+        )
+        assert events == [("closed", 1), ("closed", count)]
+        assert [n for n, _ in errors] == [count + 5]
+        assert errors[0][1].command == f"RETR {count + 5}"
+        # RETR lines stay out of the transcript; a default on_error raises.
+        assert not any("RETR" in line.text for line in client.transcript.lines)
+        with pytest.raises(ServerError):
+            await client.retrieve_many([count + 5], lambda n: Sink(events, n))
 
 
 async def test_dele_many_returns_the_accepted_numbers_and_logs_each(
     lab_factory: Callable[..., LabServer], tmp_path: Path
 ) -> None:
-    async with lab_factory("healthy") as lab:
-        client = await _client(lab, tmp_path)
-        try:
-            count, _ = await client.stat()
-            assert await client.dele_many([1, count + 5, 2]) == [1, 2]
-            sent = [line.text for line in client.transcript.lines if line.direction == "C"]
-            assert sent[-3:] == ["DELE 1", f"DELE {count + 5}", "DELE 2"]
-            answers = [line.text for line in client.transcript.lines if line.direction == "S"]
-            assert answers[-3][:3] == "+OK" and answers[-2][:4] == "-ERR" and answers[-1][:3] == "+OK"
-            await client.rset()
-        finally:
-            await client.aclose()
+    async with logged_in(lab_factory, "healthy", tmp_path) as client:
+        count, _ = await client.stat()
+        assert await client.dele_many([1, count + 5, 2]) == [1, 2]
+        sent = [line.text for line in client.transcript.lines if line.direction == "C"]
+        assert sent[-3:] == ["DELE 1", f"DELE {count + 5}", "DELE 2"]
+        answers = [line.text for line in client.transcript.lines if line.direction == "S"]
+        assert answers[-3][:3] == "+OK" and answers[-2][:4] == "-ERR" and answers[-1][:3] == "+OK"
+        await client.rset()
 
 
 async def test_a_message_cut_off_mid_body_aborts_its_sink(
     lab_factory: Callable[..., LabServer], tmp_path: Path
 ) -> None:
-    async with lab_factory("drop-mid-retr") as lab:
-        client = await _client(lab, tmp_path)
-        try:
-            events: list[tuple[str, int]] = []
-            with pytest.raises(RemoteClosed):
-                await client.retrieve_many([1], lambda n: Sink(events, n))
-            assert events == [("aborted", 1)]
-        finally:
-            await client.aclose()
+    async with logged_in(lab_factory, "drop-mid-retr", tmp_path) as client:
+        events: list[tuple[str, int]] = []
+        with pytest.raises(RemoteClosed):
+            await client.retrieve_many([1], lambda n: Sink(events, n))
+        assert events == [("aborted", 1)]

@@ -33,6 +33,7 @@ from pop3doctor.net.connection import Connection, open_connection, unverified_ce
 from pop3doctor.net.errors import CertificateProblem, ConnectionClosed
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.protocol import commands as cmd
+from pop3doctor.protocol import events as ev
 from pop3doctor.protocol.capabilities import (
     Capabilities,
     LineSplitter,
@@ -43,18 +44,7 @@ from pop3doctor.protocol.capabilities import (
 from pop3doctor.protocol.commands import Command
 from pop3doctor.protocol.connection import ClientConnection
 from pop3doctor.protocol.errors import ProtocolError
-from pop3doctor.protocol.events import (
-    NEED_DATA,
-    Closed,
-    Continuation,
-    Data,
-    EndOfData,
-    Event,
-    Greeting,
-    Response,
-    ServerNotice,
-    _NeedData,
-)
+from pop3doctor.protocol.events import Greeting
 from pop3doctor.protocol.limits import MAX_COMMAND_LINE
 from pop3doctor.protocol.sasl import PASSWORD_MECHANISMS, Mechanism, apop_digest, mechanism_for
 from pop3doctor.transcript import Transcript
@@ -229,11 +219,11 @@ class Pop3Client:
 
     # ---- reading events ------------------------------------------------------------
 
-    async def _next_event(self, phase: str = "command") -> Event:
+    async def _next_event(self, phase: str = "command") -> ev.Event:
         timeout = self.timeouts.greeting if phase == "greeting" else self.timeouts.command
         while True:
             event = self._proto.next_event()
-            if not isinstance(event, _NeedData):
+            if not isinstance(event, ev._NeedData):
                 return event
             try:
                 data = await self.connection.read(READ_SIZE, timeout=timeout, phase=phase)
@@ -241,13 +231,13 @@ class Pop3Client:
                 data = b""
             self._proto.receive_data(data)
 
-    async def _response(self, command: Command, *, log: bool = True) -> Response:
+    async def _response(self, command: Command, *, log: bool = True) -> ev.Response:
         event = await self._next_event()
-        if isinstance(event, Response) and event.command is command:
+        if isinstance(event, ev.Response) and event.command is command:
             if log:
                 self.transcript.server(event.raw.decode("utf-8", "replace"))
             return event
-        if isinstance(event, ServerNotice):
+        if isinstance(event, ev.ServerNotice):
             if log:
                 self.transcript.server(event.raw.decode("utf-8", "replace"))
             raise ServerError(command.name.lower(), command.redacted(), event.status)
@@ -258,12 +248,12 @@ class Pop3Client:
         self.transcript.client(command.redacted())
         self.connection.write(data)
 
-    async def _single(self, command: Command) -> Response:
+    async def _single(self, command: Command) -> ev.Response:
         self._send(command)
         await self.connection.drain(timeout=self.timeouts.command)
         return await self._response(command)
 
-    async def _checked(self, command: Command) -> Response:
+    async def _checked(self, command: Command) -> ev.Response:
         response = await self._single(command)
         if not response.ok:
             raise ServerError(command.name.lower(), command.redacted(), response.status)
@@ -272,14 +262,14 @@ class Pop3Client:
     async def _body(self, command: Command) -> AsyncIterator[bytes]:
         while True:
             event = await self._next_event()
-            if isinstance(event, Data):
+            if isinstance(event, ev.Data):
                 yield event.data
-            elif isinstance(event, EndOfData):
+            elif isinstance(event, ev.EndOfData):
                 return
             else:
                 raise ProtocolError(f"unexpected {type(event).__name__} inside {command.name} data")
 
-    async def _listing(self, command: Command) -> tuple[Response, list[bytes] | None]:
+    async def _listing(self, command: Command) -> tuple[ev.Response, list[bytes] | None]:
         """A multi-line command's response and lines (None when the server said -ERR)."""
         response = await self._single(command)
         if not response.ok:
@@ -390,14 +380,14 @@ class Pop3Client:
         await self.connection.drain(timeout=self.timeouts.command)
         while True:
             event = await self._next_event()
-            if isinstance(event, Continuation):
+            if isinstance(event, ev.Continuation):
                 self.transcript.server(event.raw.decode("utf-8", "replace"))
                 answer = mech.respond(event.challenge)
                 self.transcript.client("(SASL response hidden)" if answer else "(empty or cancel)")
                 self.connection.write(self._proto.send_sasl_response(answer))
                 await self.connection.drain(timeout=self.timeouts.command)
                 continue
-            if isinstance(event, Response) and event.command is command:
+            if isinstance(event, ev.Response) and event.command is command:
                 self.transcript.server(event.raw.decode("utf-8", "replace"))
                 if event.ok:
                     return
@@ -460,7 +450,7 @@ class Pop3Client:
         if window is None:
             window = DEFAULT_WINDOW if self._proto.pipelining else 1
 
-        async def deliver(msgnum: int, command: Command, response: Response) -> None:
+        async def deliver(msgnum: int, command: Command, response: ev.Response) -> None:
             if not response.ok:
                 error = ServerError("retr", command.redacted(), response.status)
                 if on_error is None:
@@ -471,9 +461,9 @@ class Pop3Client:
             try:
                 while True:
                     event = await self._next_event()
-                    if isinstance(event, Data):
+                    if isinstance(event, ev.Data):
                         sink.write(event.data)
-                    elif isinstance(event, EndOfData):
+                    elif isinstance(event, ev.EndOfData):
                         break
                     else:
                         raise ProtocolError(f"unexpected {type(event).__name__} inside RETR data")
@@ -494,7 +484,7 @@ class Pop3Client:
         """Mark messages deleted, pipelined when offered; returns the numbers the server accepted."""
         accepted: builtins.list[int] = []
 
-        async def note(msgnum: int, command: Command, response: Response) -> None:
+        async def note(msgnum: int, command: Command, response: ev.Response) -> None:
             if response.ok:
                 accepted.append(msgnum)
 
@@ -506,7 +496,7 @@ class Pop3Client:
         self,
         name: str,
         msgnums: Iterable[int],
-        each: Callable[[int, Command, Response], Awaitable[None]],
+        each: Callable[[int, Command, ev.Response], Awaitable[None]],
         *,
         window: int,
         refill_at: int,
@@ -554,7 +544,7 @@ class Pop3Client:
             raise ServerError("quit", "QUIT", response.status)
         try:
             event = await self._next_event()
-            if not isinstance(event, Closed):
+            if not isinstance(event, ev.Closed):
                 raise ProtocolError("data after QUIT")
         except (ProtocolError, OSError):
             pass
@@ -586,9 +576,9 @@ async def _expect(conn: Connection, proto: ClientConnection, name: str | None, t
     """Read until the greeting (name None) or the +OK to ``name``; raise on anything else."""
     while True:
         event = proto.next_event()
-        if event is NEED_DATA:
+        if event is ev.NEED_DATA:
             proto.receive_data(await conn.read(4096, timeout=timeout, phase="command"))
             continue
-        if isinstance(event, Greeting | Response) and event.status.ok:
+        if isinstance(event, Greeting | ev.Response) and event.status.ok:
             return
         raise ProtocolError(f"unexpected answer while preparing STLS: {event!r}")

@@ -21,15 +21,7 @@ from collections.abc import Collection, Mapping
 from pop3doctor.client import Pop3Client, Security, probe_capabilities
 from pop3doctor.discovery import messages as m
 from pop3doctor.discovery.address import Address
-from pop3doctor.discovery.model import (
-    Candidate,
-    Confidence,
-    Source,
-    SourceReport,
-    Status,
-    UsernameForm,
-    Warning,
-)
+from pop3doctor.discovery.model import Candidate, Confidence, Source, SourceReport, Status, UsernameForm, Warning
 from pop3doctor.errors import PolicyError
 from pop3doctor.knowledge.evidence import cause_for_error
 from pop3doctor.knowledge.hostnames import mail_host_prefixes

@@ -14,15 +14,7 @@ from typing import Any
 from pop3doctor.client import Security
 from pop3doctor.discovery.address import Address
 from pop3doctor.discovery.messages import PLAINTEXT_ONLY, PROVIDER_MATCH
-from pop3doctor.discovery.model import (
-    Candidate,
-    Confidence,
-    Source,
-    SourceReport,
-    Status,
-    UsernameForm,
-    Warning,
-)
+from pop3doctor.discovery.model import Candidate, Confidence, Source, SourceReport, Status, UsernameForm, Warning
 from pop3doctor.i18n import Msg
 from pop3doctor.knowledge._data import load
 

@@ -115,6 +115,14 @@ def _elapsed_ms(start: float) -> float:
     return (time.monotonic() - start) * 1000.0
 
 
+def _not_found(host: str, message: str, reason: str, elapsed_ms: float) -> DnsNotFound:
+    return DnsNotFound(message, reason=reason, host=host, port=None, elapsed_ms=elapsed_ms)
+
+
+def _unavailable(host: str, message: str, reason: str, elapsed_ms: float) -> DnsUnavailable:
+    return DnsUnavailable(message, reason=reason, host=host, port=None, elapsed_ms=elapsed_ms)
+
+
 async def _resolve_system(host: str, timeout: float, start: float) -> list[tuple[Family, str]]:
     loop = asyncio.get_running_loop()
     try:
@@ -122,31 +130,14 @@ async def _resolve_system(host: str, timeout: float, start: float) -> list[tuple
             loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout
         )
     except TimeoutError:
-        raise DnsUnavailable(
-            f"resolving {host!r} timed out",
-            reason="timeout",
-            host=host,
-            port=None,
-            elapsed_ms=_elapsed_ms(start),
-        ) from None
+        raise _unavailable(host, f"resolving {host!r} timed out", "timeout", _elapsed_ms(start)) from None
     except socket.gaierror as exc:
         elapsed = _elapsed_ms(start)
         if exc.errno in _EAI_NOT_FOUND:
-            raise DnsNotFound(
-                f"{host!r} not found (errno {exc.errno})",
-                reason=_EAI_NOT_FOUND[exc.errno],
-                host=host,
-                port=None,
-                elapsed_ms=elapsed,
-            ) from exc
+            reason = _EAI_NOT_FOUND[exc.errno]
+            raise _not_found(host, f"{host!r} not found (errno {exc.errno})", reason, elapsed) from exc
         reason = _EAI_UNAVAILABLE.get(exc.errno, "error") if exc.errno is not None else "error"
-        raise DnsUnavailable(
-            f"resolving {host!r} failed (errno {exc.errno})",
-            reason=reason,
-            host=host,
-            port=None,
-            elapsed_ms=elapsed,
-        ) from exc
+        raise _unavailable(host, f"resolving {host!r} failed (errno {exc.errno})", reason, elapsed) from exc
     pairs: list[tuple[Family, str]] = []
     for family, _type, _proto, _canon, sockaddr in infos:
         if family == socket.AF_INET6:
@@ -154,13 +145,7 @@ async def _resolve_system(host: str, timeout: float, start: float) -> list[tuple
         elif family == socket.AF_INET:
             pairs.append(("ipv4", str(sockaddr[0])))
     if not pairs:
-        raise DnsNotFound(
-            f"{host!r} has no address",
-            reason="no-address",
-            host=host,
-            port=None,
-            elapsed_ms=_elapsed_ms(start),
-        )
+        raise _not_found(host, f"{host!r} has no address", "no-address", _elapsed_ms(start))
     return pairs
 
 
@@ -255,13 +240,7 @@ async def _resolve_with(
     try:
         aaaa, a = await asyncio.wait_for(both(), timeout)
     except TimeoutError:
-        raise DnsUnavailable(
-            f"resolving {host!r} timed out",
-            reason="timeout",
-            host=host,
-            port=None,
-            elapsed_ms=_elapsed_ms(start),
-        ) from None
+        raise _unavailable(host, f"resolving {host!r} timed out", "timeout", _elapsed_ms(start)) from None
     pairs: list[tuple[Family, str]] = [("ipv6", ip) for ip in aaaa.addresses]
     pairs += [("ipv4", ip) for ip in a.addresses]
     if pairs:
@@ -269,26 +248,8 @@ async def _resolve_with(
         return pairs
     elapsed = _elapsed_ms(start)
     if "nxdomain" in (a.not_found, aaaa.not_found):
-        raise DnsNotFound(
-            f"{host!r} does not exist (NXDOMAIN)",
-            reason="nxdomain",
-            host=host,
-            port=None,
-            elapsed_ms=elapsed,
-        )
+        raise _not_found(host, f"{host!r} does not exist (NXDOMAIN)", "nxdomain", elapsed)
     if a.not_found and aaaa.not_found:
-        raise DnsNotFound(
-            f"{host!r} has no A or AAAA record",
-            reason="no-address",
-            host=host,
-            port=None,
-            elapsed_ms=elapsed,
-        )
+        raise _not_found(host, f"{host!r} has no A or AAAA record", "no-address", elapsed)
     reason = a.unavailable or aaaa.unavailable or "error"
-    raise DnsUnavailable(
-        f"could not resolve {host!r} ({reason})",
-        reason=reason,
-        host=host,
-        port=None,
-        elapsed_ms=elapsed,
-    )
+    raise _unavailable(host, f"could not resolve {host!r} ({reason})", reason, elapsed)

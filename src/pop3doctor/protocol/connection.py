@@ -22,6 +22,7 @@ import enum
 import re
 from collections import deque
 
+from pop3doctor.protocol import events as ev
 from pop3doctor.protocol.body import BodyDecoder
 from pop3doctor.protocol.codes import parse_status_line
 from pop3doctor.protocol.commands import Command
@@ -31,18 +32,6 @@ from pop3doctor.protocol.errors import (
     NotPop3Greeting,
     ProtocolError,
     RemoteClosed,
-)
-from pop3doctor.protocol.events import (
-    NEED_DATA,
-    Closed,
-    Continuation,
-    Data,
-    EndOfData,
-    Event,
-    Greeting,
-    Response,
-    ServerNotice,
-    _NeedData,
 )
 from pop3doctor.protocol.limits import MAX_LINE
 
@@ -160,7 +149,7 @@ class ClientConnection:
         else:
             self._eof = True
 
-    def next_event(self) -> Event | _NeedData:
+    def next_event(self) -> ev.Event | ev._NeedData:
         """Return the next event, or `NEED_DATA`.  Raises `ProtocolError` on peer errors."""
         if self._body is not None:
             return self._next_body_event()
@@ -168,7 +157,7 @@ class ClientConnection:
         if line is None:
             if self._eof:
                 return self._on_eof()
-            return NEED_DATA
+            return ev.NEED_DATA
         if self.state is State.GREETING:
             return self._on_greeting(line)
         if not self._pending:
@@ -179,7 +168,7 @@ class ClientConnection:
         status = parse_status_line(line)
         if status is None:
             raise ProtocolError(f"expected +OK or -ERR in answer to {command.name}, got {_show(line)}")
-        response = Response(command, status, bytes(line))
+        response = ev.Response(command, status, bytes(line))
         if status.ok and command.multiline:
             self._body = BodyDecoder()
         else:
@@ -207,7 +196,7 @@ class ClientConnection:
         self._pos = idx + 1
         return line[:-1] if line.endswith(b"\r") else line
 
-    def _next_body_event(self) -> Event | _NeedData:
+    def _next_body_event(self) -> ev.Event | ev._NeedData:
         assert self._body is not None
         command = self._pending[0]
         if not self._body_finished and self._pos < len(self._buf):
@@ -215,44 +204,44 @@ class ClientConnection:
             if data:
                 # When the terminator came in the same buffer, the data goes
                 # out first and EndOfData with the next call.
-                return Data(command, data)
+                return ev.Data(command, data)
         if self._body_finished:
             self._body = None
             self._body_finished = False
             self._finish_command()
-            return EndOfData(command)
+            return ev.EndOfData(command)
         if self._eof:
             raise RemoteClosed(
                 f"the server closed the connection in the middle of the {command.name} data",
                 during=command.name,
                 in_body=True,
             )
-        return NEED_DATA
+        return ev.NEED_DATA
 
-    def _on_greeting(self, line: bytes) -> Greeting:
+    def _on_greeting(self, line: bytes) -> ev.Greeting:
         status = parse_status_line(line)
         if status is None:
             raise NotPop3Greeting(f"not a POP3 greeting: {_show(line)}", line=bytes(line))
         match = _APOP_TIMESTAMP.search(line)
         timestamp = match.group().decode("ascii", "replace") if match else None
         self.state = State.AUTHORIZATION if status.ok else State.CLOSED
-        return Greeting(status, timestamp, bytes(line))
+        return ev.Greeting(status, timestamp, bytes(line))
 
-    def _on_unsolicited(self, line: bytes) -> ServerNotice:
+    def _on_unsolicited(self, line: bytes) -> ev.ServerNotice:
         status = parse_status_line(line)
         if status is None or status.ok:
             raise ProtocolError(f"unsolicited data from the server: {_show(line)}")
         # e.g. Dovecot's "-ERR Disconnected for inactivity." before it closes.
         self.state = State.CLOSED
-        return ServerNotice(status, bytes(line))
+        return ev.ServerNotice(status, bytes(line))
 
-    def _on_continuation(self, command: Command, line: bytes) -> Continuation:
+    def _on_continuation(self, command: Command, line: bytes) -> ev.Continuation:
         payload = line[2:].strip() if len(line) > 1 else b""
         try:
             challenge = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ProtocolError(f"SASL challenge is not base64: {_show(line)}") from exc
-        return Continuation(command, challenge, bytes(line))
+        return ev.Continuation(command, challenge, bytes(line))
 
     def _after_response(self, command: Command, ok: bool) -> None:
         name = command.name
@@ -270,9 +259,9 @@ class ClientConnection:
                 raise ProtocolError("data received after the STLS response, before TLS (injection?)")
             self._awaiting_tls = True
 
-    def _on_eof(self) -> Event:
+    def _on_eof(self) -> ev.Event:
         if self.state is State.CLOSED and not self._pending:
-            return Closed()
+            return ev.Closed()
         if self.state is State.GREETING:
             raise RemoteClosed("the server closed the connection before greeting", during="greeting", in_body=False)
         if self._pending:
@@ -280,7 +269,7 @@ class ClientConnection:
             raise RemoteClosed(
                 f"the server closed the connection without answering {name}", during=name, in_body=False
             )
-        return Closed()
+        return ev.Closed()
 
 
 def _show(line: bytes | bytearray, limit: int = 120) -> str:

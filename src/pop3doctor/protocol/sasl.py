@@ -79,52 +79,55 @@ class CramMd5(Mechanism):
         return f"{self._user} {digest}".encode()
 
 
-class XOAuth2(Mechanism):
+class _BearerToken(Mechanism):
+    """The exchange both token mechanisms share: the token as the initial
+    response, or after an empty challenge when the server wants two steps; any
+    other challenge is the server's JSON error, kept in ``error`` and answered
+    with ``error_reply`` so that the server sends its final -ERR."""
+
+    #: The client's answer to the error challenge.
+    error_reply: ClassVar[bytes]
+    #: The server's error challenge (JSON), kept for the diagnosis.
+    error: bytes | None = None
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._sent = False
+
+    def initial_response(self) -> bytes:
+        return self._data
+
+    def respond(self, challenge: bytes) -> bytes | None:
+        if not challenge and not self._sent:
+            # Two-step mode: the server asked for the token after a bare "AUTH NAME".
+            self._sent = True
+            return self._data
+        self.error = challenge
+        return self.error_reply
+
+
+class XOAuth2(_BearerToken):
     """Google/Microsoft XOAUTH2.  On failure the server sends a JSON error as a
     challenge and expects an empty response before its final -ERR."""
 
     name = "XOAUTH2"
-    #: The server's error challenge (JSON), kept for the diagnosis.
-    error: bytes | None = None
+    error_reply = b""
 
     def __init__(self, user: str, token: str) -> None:
-        self._data = f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
-        self._sent = False
-
-    def initial_response(self) -> bytes:
-        return self._data
-
-    def respond(self, challenge: bytes) -> bytes | None:
-        if not challenge and not self._sent:
-            # Two-step mode: the server asked for the token after a bare "AUTH XOAUTH2".
-            self._sent = True
-            return self._data
-        self.error = challenge
-        return b""
+        super().__init__(f"user={user}\x01auth=Bearer {token}\x01\x01".encode())
 
 
-class OAuthBearer(Mechanism):
+class OAuthBearer(_BearerToken):
     """RFC 7628 OAUTHBEARER; on failure the server sends a JSON error challenge
     and the client answers with a single ``%x01`` (RFC 7628 s3.2.3)."""
 
     name = "OAUTHBEARER"
-    error: bytes | None = None
+    error_reply = b"\x01"
 
     def __init__(self, user: str, token: str, host: str = "", port: int = 0) -> None:
         gs2 = f"n,a={user.replace('=', '=3D').replace(',', '=2C')},"
         extras = (f"\x01host={host}" if host else "") + (f"\x01port={port}" if port else "")
-        self._data = f"{gs2}{extras}\x01auth=Bearer {token}\x01\x01".encode()
-        self._sent = False
-
-    def initial_response(self) -> bytes:
-        return self._data
-
-    def respond(self, challenge: bytes) -> bytes | None:
-        if not challenge and not self._sent:
-            self._sent = True
-            return self._data
-        self.error = challenge
-        return b"\x01"
+        super().__init__(f"{gs2}{extras}\x01auth=Bearer {token}\x01\x01".encode())
 
 
 PASSWORD_MECHANISMS: dict[str, type[Plain | Login | CramMd5]] = {
