@@ -42,7 +42,7 @@ from pop3doctor.protocol.capabilities import (
 )
 from pop3doctor.protocol.commands import Command
 from pop3doctor.protocol.connection import ClientConnection
-from pop3doctor.protocol.errors import ProtocolError
+from pop3doctor.protocol.errors import LocalProtocolError, ProtocolError
 from pop3doctor.protocol.events import (
     NEED_DATA,
     Closed,
@@ -549,6 +549,8 @@ class Pop3Client:
             event = await self._next_event()
             if not isinstance(event, Closed):
                 raise ProtocolError("data after QUIT")
+        except LocalProtocolError:
+            raise  # our own bug: never swallowed with the peer's misbehaviour
         except (ProtocolError, OSError):
             pass
 

@@ -27,7 +27,7 @@ from pop3doctor.net.errors import (
     ReadTimeout,
     TlsHandshakeFailed,
 )
-from pop3doctor.protocol.errors import NotPop3Greeting, ProtocolError, RemoteClosed
+from pop3doctor.protocol.errors import LocalProtocolError, NotPop3Greeting, ProtocolError, RemoteClosed
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,9 @@ def cause_for_error(exc: BaseException, *, implicit_tls: bool = False, stage: st
         return "server-busy" if exc.during == "greeting" else "connection-dropped"
     if isinstance(exc, ConnectionClosed):
         return "connection-dropped"
+    if isinstance(exc, LocalProtocolError):
+        # Our own misuse of the protocol says nothing about the server's service.
+        return "retrieval-failed"
     if isinstance(exc, ProtocolError) and stage == "greeting":
         return "not-pop3"
     if isinstance(exc, PolicyError):
