@@ -277,7 +277,7 @@ async def _stages(
                     run.suggest(Suggestion(s.host, s.port, "ssl", s.user))
             yield run.problem("greeting", cause, evidence=evidence)
             return
-        except (NetError, ProtocolError, PolicyError, AuthError, Exception) as exc:
+        except Exception as exc:  # any failure here is the greeting's finding
             evidence = evidence_of(exc)
             cause = cause_for_error(exc, implicit_tls=security is Security.SSL, stage="greeting")
             if cause in ("not-pop3", "port-expects-tls", "port-expects-plain"):
