@@ -84,7 +84,7 @@ async def test_wrong_password_is_an_auth_error(dovecot: DovecotServer) -> None:
     async with client_for(dovecot, "ssl") as client:
         with pytest.raises(AuthError) as info:
             await client.login(dovecot.user, "not-the-password")
-    assert info.value.code == "AUTH"
+    assert info.value.response_code == "AUTH"
     assert "Authentication failed" in info.value.text
 
 

@@ -18,7 +18,7 @@ from pop3doctor.lab import LabServer
 from pop3doctor.lab.scenarios import SCENARIOS
 from pop3doctor.net.errors import CertificateProblem, ConnectRefused, ReadTimeout, TlsHandshakeFailed
 from pop3doctor.net.timeouts import Timeouts
-from pop3doctor.protocol.errors import LineTooLong, NotPop3Greeting, ProtocolError, RemoteClosed
+from pop3doctor.protocol.errors import LineTooLong, LocalProtocolError, NotPop3Greeting, ProtocolError, RemoteClosed
 
 FAST = Timeouts(resolve=2, connect=2, tls=2, greeting=1.5, command=5)
 
@@ -60,7 +60,7 @@ async def test_login_refusals_carry_code_and_text(
                 await client.login(lab.user, lab.password, mechanism="USER")
         finally:
             await client.aclose()
-    assert info.value.code == code
+    assert info.value.response_code == code
     assert words.lower() in info.value.text.lower()
 
 
@@ -171,7 +171,7 @@ async def test_busy_greeting(lab_factory: Callable[..., LabServer], ca_path: Pat
         with pytest.raises(ServerError) as info:
             await client.connect()
         await client.aclose()
-    assert info.value.stage == "greeting" and info.value.code == "SYS/TEMP"
+    assert info.value.stage == "greeting" and info.value.response_code == "SYS/TEMP"
 
 
 @pytest.mark.parametrize(
@@ -194,6 +194,8 @@ async def test_transaction_faults(
                     await client.stat()
         finally:
             await client.aclose()
+    # LocalProtocolError is a ProtocolError too, but it would be our bug, not the fault injected
+    assert not isinstance(info.value, LocalProtocolError)
     if isinstance(info.value, RemoteClosed):
         assert info.value.in_body and info.value.during == "RETR"
 

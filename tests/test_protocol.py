@@ -36,6 +36,8 @@ def drain(conn: ClientConnection) -> list[object]:
     while True:
         try:
             ev = conn.next_event()
+        except LocalProtocolError:
+            raise  # our misuse is a test failure, never an expected peer error
         except ProtocolError as exc:
             events.append(exc)
             return events
@@ -336,6 +338,8 @@ def _fuzz_one(data: bytes, cuts: list[int]) -> None:
         while True:
             try:
                 ev = conn.next_event()
+            except LocalProtocolError:
+                raise  # a LocalProtocolError is a ProtocolError, but never the peer's doing
             except ProtocolError:
                 return  # the only exception a peer may cause
             if ev is NEED_DATA or isinstance(ev, Closed):
@@ -348,6 +352,8 @@ def _fuzz_one(data: bytes, cuts: list[int]) -> None:
     try:
         while not isinstance(conn.next_event(), (Closed, type(NEED_DATA))):
             pass
+    except LocalProtocolError:
+        raise
     except ProtocolError:
         pass
 

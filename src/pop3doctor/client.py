@@ -43,7 +43,7 @@ from pop3doctor.protocol.capabilities import (
 )
 from pop3doctor.protocol.commands import Command
 from pop3doctor.protocol.connection import ClientConnection
-from pop3doctor.protocol.errors import ProtocolError
+from pop3doctor.protocol.errors import LocalProtocolError, ProtocolError
 from pop3doctor.protocol.events import Greeting
 from pop3doctor.protocol.limits import MAX_COMMAND_LINE
 from pop3doctor.protocol.sasl import PASSWORD_MECHANISMS, Mechanism, apop_digest, mechanism_for
@@ -546,6 +546,8 @@ class Pop3Client:
             event = await self._next_event()
             if not isinstance(event, ev.Closed):
                 raise ProtocolError("data after QUIT")
+        except LocalProtocolError:
+            raise  # our own bug: never swallowed with the peer's misbehaviour
         except (ProtocolError, OSError):
             pass
 

@@ -37,7 +37,7 @@ from pop3doctor.net.errors import (
     TlsHandshakeFailed,
 )
 from pop3doctor.net.resolve import resolve
-from pop3doctor.protocol.errors import ProtocolError
+from pop3doctor.protocol.errors import LocalProtocolError, ProtocolError
 from pop3doctor.units import human_size
 
 #: A message larger than this gets a warning: many mail programs and
@@ -277,7 +277,7 @@ async def _stages(
                     run.suggest(Suggestion(s.host, s.port, "ssl", s.user))
             yield run.problem("greeting", cause, evidence=evidence)
             return
-        except (NetError, ProtocolError, PolicyError, AuthError, Exception) as exc:
+        except Exception as exc:  # any failure here is the greeting's finding
             evidence = evidence_of(exc)
             cause = cause_for_error(exc, implicit_tls=security is Security.SSL, stage="greeting")
             if cause in ("not-pop3", "port-expects-tls", "port-expects-plain"):
@@ -295,6 +295,8 @@ async def _stages(
         run.begin()
         try:
             caps = await client.capa()
+        except LocalProtocolError:
+            raise  # our own bug, not a finding about the server
         except (NetError, ProtocolError) as exc:
             yield run.problem("capabilities", cause_for_error(exc), evidence=evidence_of(exc))
             return
@@ -365,6 +367,8 @@ async def _stages(
                 evidence.update(await _alternatives(run))
             yield run.problem("login", cause, evidence=evidence, extra_remedy=extra)
             return
+        except LocalProtocolError:
+            raise  # our own bug, not a finding about the server
         except (NetError, ProtocolError) as exc:
             yield run.problem("login", cause_for_error(exc), evidence=evidence_of(exc))
             return

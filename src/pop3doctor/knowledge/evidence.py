@@ -1,19 +1,21 @@
 """Evidence -> cause code: pure functions over the typed errors of net/, protocol/ and the client.
 
-Nothing here parses exception messages; every decision reads a type or an
-attribute.  Server *wording* is the classifier's job (`classify.py`); this
-module calls it for ``-ERR`` texts.
+Nothing here parses exception messages; every decision reads an error's
+stable ``code`` (the `_CAUSES` table) or an attribute.  Server *wording* is
+the classifier's job (`classify.py`); this module calls it for ``-ERR`` texts.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from pop3doctor.errors import AuthError, PolicyError, ServerError
+from pop3doctor.errors import AuthError, PolicyError, Pop3DoctorError, ServerError
 from pop3doctor.knowledge._data import load
-from pop3doctor.knowledge.classify import banner_kind, classify_greeting, classify_response, match_wording
+from pop3doctor.knowledge.classify import classify_greeting, classify_response, match_wording
 from pop3doctor.net.certs import CertFacts
 from pop3doctor.net.errors import (
     CertificateProblem,
@@ -27,7 +29,7 @@ from pop3doctor.net.errors import (
     ReadTimeout,
     TlsHandshakeFailed,
 )
-from pop3doctor.protocol.errors import NotPop3Greeting, ProtocolError, RemoteClosed
+from pop3doctor.protocol.errors import LocalProtocolError, NotPop3Greeting, ProtocolError, RemoteClosed
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,97 @@ def cause_for_certificate(problem: CertificateProblem) -> str:
     }.get(problem.kind, "cert-untrusted")
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What the caller knows besides the error (see `cause_for_error`)."""
+
+    implicit_tls: bool
+    stage: str | None
+
+
+#: A table entry: a cause code, or a small function of the error and its context.
+#: A function gets an instance of the class whose code keys its row (the lookup
+#: walks the error's own class hierarchy), so each one names that class; ``Any``
+#: lets the one table hold them all.
+_Rule = str | Callable[[Any, _Context], str]
+
+
+def _tls_handshake(exc: TlsHandshakeFailed, ctx: _Context) -> str:
+    # A plain-text POP3 server answers a TLS ClientHello with "-ERR ...",
+    # which OpenSSL reports as a wrong version number / packet length.
+    if ctx.implicit_tls and exc.reason in ("wrong-version-number", "not-tls"):
+        return "port-expects-plain"
+    return "tls-handshake-failed"
+
+
+def _read_timeout(exc: ReadTimeout, ctx: _Context) -> str:
+    return "greeting-timeout" if exc.phase == "greeting" else "server-busy"
+
+
+def _not_pop3_greeting(exc: NotPop3Greeting, ctx: _Context) -> str:
+    return classify_greeting(exc.line.decode("utf-8", "replace")) or "not-pop3"
+
+
+def _remote_closed(exc: RemoteClosed, ctx: _Context) -> str:
+    # Closing before the greeting is what a server at its connection limit does.
+    if not exc.in_body and exc.during == "greeting":
+        return "server-busy"
+    return "connection-dropped"
+
+
+def _protocol_error(exc: ProtocolError, ctx: _Context) -> str:
+    # Garbage in place of a greeting means another service; after it, the retrieval is broken.
+    return "not-pop3" if ctx.stage == "greeting" else "retrieval-failed"
+
+
+_POLICY_CAUSES = {
+    "starttls-unavailable": "starttls-unavailable",
+    # Our own refusal to send a password in clear text: the setting is the problem.
+    "plaintext-refused": "encryption-off",
+    "mechanism-unavailable": "auth-mechanism-unsupported",
+}
+
+
+def _policy(exc: PolicyError, ctx: _Context) -> str:
+    return _POLICY_CAUSES.get(exc.reason, "auth-mechanism-unsupported")
+
+
+def _server_error(exc: ServerError, ctx: _Context) -> str:
+    return cause_for_server_error(exc)
+
+
+def _certificate(exc: CertificateProblem, ctx: _Context) -> str:
+    return cause_for_certificate(exc)
+
+
+#: Error code -> cause.  An error's code is looked up first, then its base
+#: classes' codes (`Pop3DoctorError.codes`), so a new subclass inherits its
+#: parent's cause until it gets a row of its own.
+_CAUSES: dict[str, _Rule] = {
+    DnsNotFound.code: "host-not-found",
+    DnsUnavailable.code: "dns-unavailable",
+    ConnectRefused.code: "connection-refused",
+    ConnectTimeout.code: "connection-timeout",
+    HostUnreachable.code: "host-unreachable",
+    CertificateProblem.code: _certificate,
+    TlsHandshakeFailed.code: _tls_handshake,
+    ReadTimeout.code: _read_timeout,
+    ConnectionClosed.code: "connection-dropped",
+    NetError.code: "connection-dropped",
+    NotPop3Greeting.code: _not_pop3_greeting,
+    RemoteClosed.code: _remote_closed,
+    # Our own misuse of the protocol says nothing about the server's service:
+    # it must not become "not-pop3" at the greeting like the peer's errors.
+    LocalProtocolError.code: "retrieval-failed",
+    ProtocolError.code: _protocol_error,
+    PolicyError.code: _policy,
+    ServerError.code: _server_error,
+}
+
+#: The cause of anything the table does not name (Pop3Error itself, an OSError, a bug).
+_DEFAULT_CAUSE = "retrieval-failed"
+
+
 def cause_for_error(exc: BaseException, *, implicit_tls: bool = False, stage: str | None = None) -> str:
     """The cause code for a failure of connect/TLS/greeting/login/mailbox steps.
 
@@ -74,50 +167,13 @@ def cause_for_error(exc: BaseException, *, implicit_tls: bool = False, stage: st
     says where: malformed data in place of a greeting means another service,
     after login it means the retrieval itself is broken.
     """
-    if isinstance(exc, DnsNotFound):
-        return "host-not-found"
-    if isinstance(exc, DnsUnavailable):
-        return "dns-unavailable"
-    if isinstance(exc, ConnectRefused):
-        return "connection-refused"
-    if isinstance(exc, ConnectTimeout):
-        return "connection-timeout"
-    if isinstance(exc, HostUnreachable):
-        return "host-unreachable"
-    if isinstance(exc, CertificateProblem):
-        return cause_for_certificate(exc)
-    if isinstance(exc, TlsHandshakeFailed):
-        # A plain-text POP3 server answers a TLS ClientHello with "-ERR ...",
-        # which OpenSSL reports as a wrong version number / packet length.
-        if implicit_tls and exc.reason in ("wrong-version-number", "not-tls"):
-            return "port-expects-plain"
-        return "tls-handshake-failed"
-    if isinstance(exc, ReadTimeout):
-        return "greeting-timeout" if exc.phase == "greeting" else "server-busy"
-    if isinstance(exc, NotPop3Greeting):
-        return classify_greeting(exc.line.decode("utf-8", "replace")) or "not-pop3"
-    if isinstance(exc, RemoteClosed):
-        if exc.in_body:
-            return "connection-dropped"
-        return "server-busy" if exc.during == "greeting" else "connection-dropped"
-    if isinstance(exc, ConnectionClosed):
-        return "connection-dropped"
-    if isinstance(exc, ProtocolError) and stage == "greeting":
-        return "not-pop3"
-    if isinstance(exc, PolicyError):
-        return {
-            "starttls-unavailable": "starttls-unavailable",
-            # Our own refusal to send a password in clear text: the setting is the problem.
-            "plaintext-refused": "encryption-off",
-            "mechanism-unavailable": "auth-mechanism-unsupported",
-        }.get(exc.reason, "auth-mechanism-unsupported")
-    if isinstance(exc, ServerError):
-        return cause_for_server_error(exc)
-    if isinstance(exc, ProtocolError):
-        return "retrieval-failed"
-    if isinstance(exc, NetError):
-        return "connection-dropped"
-    return "retrieval-failed"
+    if not isinstance(exc, Pop3DoctorError):
+        return _DEFAULT_CAUSE
+    for code in exc.codes():
+        rule = _CAUSES.get(code)
+        if rule is not None:
+            return rule if isinstance(rule, str) else rule(exc, _Context(implicit_tls, stage))
+    return _DEFAULT_CAUSE
 
 
 _STAGE_DEFAULTS = {
@@ -141,8 +197,3 @@ def cause_for_server_error(exc: ServerError) -> str:
     if cause is not None:
         return cause
     return _STAGE_DEFAULTS.get(exc.stage, "server-permanent-error" if stage != "login" else "auth-failed")
-
-
-def greeting_kind(line: bytes) -> str | None:
-    """What kind of service answered instead of POP3 ("imap", "smtp", "http", ...)."""
-    return banner_kind(line.decode("utf-8", "replace"))

@@ -6,20 +6,25 @@ is an English developer message with no stable form.  Every ``elapsed_ms``
 is measured with ``time.monotonic`` from the start of the failing phase.
 Each class has a stable ``code`` used as ``evidence()["error"]``.
 
-Hierarchy::
+Hierarchy (codes in brackets; `NetError` is a `pop3doctor.errors.Pop3DoctorError`)::
 
-    NetError
-    ├── DnsNotFound, DnsUnavailable
-    ├── ConnectError ── ConnectRefused, ConnectTimeout, HostUnreachable, ConnectFailed
-    ├── ConnectionClosed, ReadTimeout, WriteTimeout
-    └── TlsHandshakeFailed ── CertificateProblem
+    NetError [net-error]
+    ├── DnsNotFound [dns-not-found], DnsUnavailable [dns-unavailable]
+    ├── ConnectError [connect-error]
+    │   └── ConnectRefused [connect-refused], ConnectTimeout [connect-timeout],
+    │       HostUnreachable [host-unreachable], ConnectFailed [connect-failed]
+    ├── ConnectionClosed [connection-closed], ReadTimeout [read-timeout],
+    │   WriteTimeout [write-timeout]
+    └── TlsHandshakeFailed [tls-handshake-failed]
+        └── CertificateProblem [certificate-problem]
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Literal, NotRequired, TypedDict, Unpack
+from typing import Literal, NotRequired, TypedDict, Unpack
 
+from pop3doctor.base_error import Pop3DoctorError
 from pop3doctor.net.attempt import Attempt
 from pop3doctor.net.certs import CertFacts
 
@@ -36,7 +41,7 @@ class Where(TypedDict):
     attempts: NotRequired[Sequence[Attempt]]
 
 
-class NetError(Exception):
+class NetError(Pop3DoctorError):
     """Base of every failure net/ reports.
 
     ``address`` is the IP actually used when one was (None before a
@@ -45,7 +50,7 @@ class NetError(Exception):
     established connection).
     """
 
-    code: ClassVar[str] = "net-error"
+    code = "net-error"
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from pop3doctor.base_error import Pop3DoctorError
 from pop3doctor.net.errors import NetError
 from pop3doctor.net.resolve import ip_literal, resolve
 
@@ -32,7 +33,7 @@ class HttpResult:
     body: bytes
 
 
-class HttpFetchFailed(Exception):
+class HttpFetchFailed(Pop3DoctorError):
     """The fetch gave no usable body; ``kind`` is a stable slug, never exception text.
 
     Kinds:
@@ -49,6 +50,8 @@ class HttpFetchFailed(Exception):
     - "protocol": the peer did not speak valid HTTP/1.1 or HTTP/2;
     - "network": any other transport failure.
     """
+
+    code = "http-fetch-failed"
 
     def __init__(
         self, kind: str, *, status: int | None = None, limit: int | None = None, detail: str | None = None

@@ -23,6 +23,7 @@ import dns.exception
 import dns.nameserver
 import dns.resolver
 
+from pop3doctor.base_error import Pop3DoctorError
 from pop3doctor.net.resolve import make_resolver
 
 
@@ -44,7 +45,7 @@ class MxRecord:
     exchange: str
 
 
-class DnsQueryFailed(Exception):
+class DnsQueryFailed(Pop3DoctorError):
     """No usable answer; ``reason`` is a short code, never the exception text.
 
     Reasons: "timeout" (nothing within ``timeout``), "servfail" (every
@@ -53,6 +54,8 @@ class DnsQueryFailed(Exception):
     dnspython exception's class name for anything else (for example
     "NoResolverConfiguration" when the system has no resolver configured).
     """
+
+    code = "dns-query-failed"
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

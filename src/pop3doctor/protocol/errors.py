@@ -1,21 +1,39 @@
 """Errors of the sans-IO core.
 
 `ProtocolError` means the *peer* broke the protocol (or the connection ended
-where it must not); `LocalProtocolError` means *we* asked for something the
-protocol does not allow (a command in the wrong state, an argument that would
-inject a second command).  Like h11, the core raises nothing else: arbitrary
-bytes from a server produce events or a `ProtocolError`.
+where it must not); its subclass `LocalProtocolError` means *we* asked for
+something the protocol does not allow (a command in the wrong state, an
+argument that would inject a second command) -- a bug of ours, never a fact
+about the server.  A handler that turns a `ProtocolError` into a verdict
+about the server must let `LocalProtocolError` through (or name it apart, as
+`knowledge.evidence.cause_for_error` does by its code).  Like h11, the core
+raises nothing else: arbitrary bytes from a server produce events or a
+`ProtocolError`.
+
+Hierarchy (codes in brackets)::
+
+    ProtocolError [protocol-error]
+    ├── LineTooLong [line-too-long]
+    ├── NotPop3Greeting [not-pop3-greeting]
+    ├── RemoteClosed [remote-closed]
+    └── LocalProtocolError [local-protocol-error]
 """
 
 from __future__ import annotations
 
+from pop3doctor.base_error import Pop3DoctorError
 
-class ProtocolError(Exception):
+
+class ProtocolError(Pop3DoctorError):
     """The server sent something a POP3 client cannot accept."""
+
+    code = "protocol-error"
 
 
 class LineTooLong(ProtocolError):
     """A status or listing line exceeded the limit (see `limits.MAX_LINE`)."""
+
+    code = "line-too-long"
 
 
 class NotPop3Greeting(ProtocolError):
@@ -24,6 +42,8 @@ class NotPop3Greeting(ProtocolError):
     ``line`` is the first line as received (bounded by the line limit) so the
     caller can say *what* answered instead.
     """
+
+    code = "not-pop3-greeting"
 
     def __init__(self, message: str, *, line: bytes) -> None:
         super().__init__(message)
@@ -37,11 +57,15 @@ class RemoteClosed(ProtocolError):
     ``in_body`` is true when a multi-line body had started (a dropped download).
     """
 
+    code = "remote-closed"
+
     def __init__(self, message: str, *, during: str, in_body: bool) -> None:
         super().__init__(message)
         self.during = during
         self.in_body = in_body
 
 
-class LocalProtocolError(Exception):
-    """We tried to do something POP3 does not allow in this state."""
+class LocalProtocolError(ProtocolError):
+    """We tried to do something POP3 does not allow in this state (our bug, not the server's)."""
+
+    code = "local-protocol-error"

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from pop3doctor.client import Pop3Client, Security
-from pop3doctor.errors import Pop3Error, ServerError
+from pop3doctor.errors import Pop3DoctorError, ServerError
 from pop3doctor.net.errors import NetError
 from pop3doctor.net.timeouts import Timeouts
-from pop3doctor.protocol.errors import ProtocolError
+from pop3doctor.protocol.errors import LocalProtocolError
 from pop3doctor.sync.causes import cause_for
 from pop3doctor.sync.lock import FileLock, LockBusy
 from pop3doctor.sync.report import NO_UIDL, ONLY_NEW_BASELINE, RECOVERED, FailedMessage, FetchReport
@@ -240,7 +240,11 @@ class _Run:
             if accepted:
                 self.state.mark_deleted({self.uids[n] for n in accepted}, self.clock())
                 self.report.deleted = len(accepted)
-        except (NetError, Pop3Error, ProtocolError) as exc:
+        except LocalProtocolError:
+            # Our own misuse of the protocol is a bug to show, not a verdict about the server.
+            self._salvage()
+            raise
+        except Pop3DoctorError as exc:
             self._salvage()
             self.report.stop(cause_for(exc, stage), stage, _detail(exc))
         except OSError as exc:
