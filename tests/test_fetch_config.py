@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pop3doctor.client import Security
+from pop3doctor.endpoint import Security
 from pop3doctor.sync.config import ConfigError, PasswordSource, load_config, resolve_password
 
 BASE = """
@@ -32,7 +32,7 @@ def _write(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
 
 def test_full_account_is_parsed_with_relative_paths_under_the_file(tmp_path: Path) -> None:
     (config,) = load_config(_write(tmp_path, BASE + 'password_env = "WORK_PW"\n', 0o644))
-    assert config.account.security is Security.STARTTLS and config.account.name == "work"
+    assert config.account.endpoint.security is Security.STARTTLS and config.account.name == "work"
     assert config.maildir == tmp_path / "Mail" / "work" and config.mbox is None
     assert (config.options.delete, config.options.delete_after_days, config.options.max_size) == (
         "after-days",

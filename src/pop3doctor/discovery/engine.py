@@ -20,7 +20,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from pop3doctor.client import Security
 from pop3doctor.discovery import autoconfig, dnsrecords, guess, providers
 from pop3doctor.discovery import messages as m
 from pop3doctor.discovery.address import Address, parse_address
@@ -34,6 +33,7 @@ from pop3doctor.discovery.model import (
     Status,
     Warning,
 )
+from pop3doctor.endpoint import Security
 from pop3doctor.net.certs import make_tls_context
 
 #: Slack after ``timeout`` before stragglers are cancelled: sources bound
