@@ -1,6 +1,6 @@
 """Async POP3 client: the sans-IO core (protocol/) driven over net/.
 
-    async with Pop3Client("pop.example.com", security="ssl") as client:
+    async with Pop3Client("pop.example.com", security="ssl") as client:  # or .from_endpoint(endpoint)
         await client.login("alice", password)
         count, size = await client.stat()
         async for chunk in client.retr(1):

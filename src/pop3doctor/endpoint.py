@@ -20,14 +20,9 @@ class Security(enum.StrEnum):
     PLAIN = "plain"  # no encryption, port 110
 
 
-#: The standard POP3 ports (RFC 8314 s7 / RFC 1939 s3): what mail programs use
-#: unless told otherwise.
-POP3S_PORT = 995
-POP3_PORT = 110
-DEFAULT_PORTS = {Security.SSL: POP3S_PORT, Security.STARTTLS: POP3_PORT, Security.PLAIN: POP3_PORT}
-
-#: The login method a mail program picks by itself (`Pop3Client.choose_mechanism`).
-AUTO_AUTH = "auto"
+#: The standard ports (RFC 8314 s7: POP3S; RFC 1939 s3: POP3): what mail
+#: programs use unless told otherwise.
+DEFAULT_PORTS = {Security.SSL: 995, Security.STARTTLS: 110, Security.PLAIN: 110}
 
 
 @dataclass(frozen=True)
@@ -45,7 +40,7 @@ class Endpoint:
     security: Security
     user: str
     _: KW_ONLY
-    auth: str = AUTO_AUTH
+    auth: str = "auto"
     ca_file: str | None = None
     allow_plaintext: bool = False
 
