@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import trustme
 
-from pop3doctor.client import Security
 from pop3doctor.discovery import (
     AutoconfigEndpoints,
     DiscoveryConfig,
@@ -21,6 +20,7 @@ from pop3doctor.discovery import (
 )
 from pop3doctor.discovery.autoconfig import MAX_BYTES, parse_config, targets
 from pop3doctor.discovery.xmlsafe import XmlRefused
+from pop3doctor.endpoint import Security
 from support.dns_server import LocalDnsServer
 from support.https_server import LocalWebServer, Route
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import trustme
 
-from pop3doctor.client import Security
 from pop3doctor.discovery import (
     AutoconfigEndpoints,
     DiscoveryConfig,
@@ -22,6 +21,7 @@ from pop3doctor.discovery import (
     UsernameForm,
     discover,
 )
+from pop3doctor.endpoint import Security
 from pop3doctor.lab import LabServer
 from support.dns_server import LocalDnsServer
 from support.https_server import LocalWebServer, Route

@@ -7,7 +7,6 @@ from importlib import resources
 
 import pytest
 
-from pop3doctor.client import Security
 from pop3doctor.discovery import Source, UsernameForm, parse_address
 from pop3doctor.discovery.providers import (
     lookup,
@@ -16,6 +15,7 @@ from pop3doctor.discovery.providers import (
     provider_for_mx,
     providers,
 )
+from pop3doctor.endpoint import Security
 
 RAW = tomllib.loads(
     resources.files("pop3doctor.knowledge").joinpath("data", "providers_pop3.toml").read_text("utf-8")

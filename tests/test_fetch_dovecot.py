@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pop3doctor.client import Security
+from pop3doctor.endpoint import Endpoint, Security
 from pop3doctor.sync.engine import Account, FetchOptions, fetch_account, state_paths
 from pop3doctor.sync.maildir import MaildirStore
 from pop3doctor.sync.mbox import MboxStore
@@ -33,7 +33,7 @@ def _account(server: DovecotServer, **overrides: object) -> Account:
         "user": server.user,
     }
     fields.update(overrides)
-    return Account(**fields)  # type: ignore[arg-type]
+    return Account(Endpoint(**fields))  # type: ignore[arg-type]
 
 
 def _fill(server: DovecotServer, count: int, start: int = 0, size: int = 3000) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import trustme
 
-from pop3doctor.client import Security
+from pop3doctor.endpoint import Endpoint, Security
 from pop3doctor.lab import LabServer
 from pop3doctor.lab.faults import Conn
 from pop3doctor.lab.scenarios import get_scenario
@@ -21,7 +21,7 @@ from support.messages import make_message, message_id
 
 def _account(lab: LabServer, ca: Path) -> Account:
     lab.write_ca(ca)
-    return Account(host="127.0.0.1", port=lab.tls_port, security=Security.SSL, ca_file=str(ca), user="alice")
+    return Account(Endpoint("127.0.0.1", lab.tls_port, Security.SSL, "alice", ca_file=str(ca)))
 
 
 def _ids(root: Path) -> list[str]:
@@ -67,7 +67,7 @@ async def test_a_refused_message_is_reported_kept_and_fetched_later(trustme_ca: 
         (failed,) = report.failed
         assert (failed.msgnum, failed.cause) == (2, "server-temporary-error")
         assert [m.deleted for m in lab.mailbox] == [True, False, True]  # the refused one stays
-    async with LabServer("healthy", messages=[msgs[1]], ca=trustme_ca, tls_port=account.port) as lab:
+    async with LabServer("healthy", messages=[msgs[1]], ca=trustme_ca, tls_port=account.endpoint.port) as lab:
         later = await fetch_account(account, LAB_PASSWORD, store, tmp_path / "s", FetchOptions(delete="delete"))
         assert (later.fetched, later.exit_code) == (1, 0)
     assert _ids(tmp_path / "M") == sorted(message_id(m) for m in msgs)

@@ -203,19 +203,16 @@ def test_one_check_at_a_time_per_page(web: str) -> None:
 def test_invalid_fields_are_named(fields: dict[str, str], field: str) -> None:
     base = {"email": "a@example.jp", "host": "pop.example.jp", "port": "", "security": "ssl"}
     with pytest.raises(FormError) as err:
-        parse_check_form({**base, **fields}, discovery=True)
+        parse_check_form({**base, **fields})
     assert err.value.field == field
     assert err.value.message.ja and err.value.message.en
 
 
 def test_form_defaults() -> None:
-    check = parse_check_form({"email": "a@example.jp", "host": "pop.example.jp."}, discovery=False)
+    check = parse_check_form({"email": "a@example.jp", "host": "pop.example.jp."})
     assert (check.host, check.port, check.security, check.user) == ("pop.example.jp", None, "ssl", "a@example.jp")
-    # Without discovery the server name is required.
-    with pytest.raises(FormError) as err:
-        parse_check_form({"email": "a@example.jp"}, discovery=False)
-    assert err.value.field == "host"
-    assert parse_check_form({"email": "a@example.jp"}, discovery=True).host is None
+    # Without a server name the settings are looked up from the address.
+    assert parse_check_form({"email": "a@example.jp"}).host is None
 
 
 def test_host_and_language_parsing() -> None:

@@ -1,6 +1,6 @@
 """Async POP3 client: the sans-IO core (protocol/) driven over net/.
 
-    async with Pop3Client("pop.example.com", security="ssl") as client:
+    async with Pop3Client("pop.example.com", security="ssl") as client:  # or .from_endpoint(endpoint)
         await client.login("alice", password)
         count, size = await client.stat()
         async for chunk in client.retr(1):
@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import base64
 import builtins
-import enum
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Protocol
 
+# DEFAULT_PORTS and Security lived here before endpoint.py; re-exported so old imports work.
+from pop3doctor.endpoint import DEFAULT_PORTS as DEFAULT_PORTS
+from pop3doctor.endpoint import Endpoint, default_port
+from pop3doctor.endpoint import Security as Security
 from pop3doctor.errors import AuthError, PolicyError, ServerError
 from pop3doctor.net.certs import make_tls_context
 from pop3doctor.net.connection import Connection, open_connection, unverified_certificate
@@ -48,15 +51,6 @@ from pop3doctor.protocol.events import Greeting
 from pop3doctor.protocol.limits import MAX_COMMAND_LINE
 from pop3doctor.protocol.sasl import PASSWORD_MECHANISMS, Mechanism, apop_digest, mechanism_for
 from pop3doctor.transcript import Transcript
-
-
-class Security(enum.StrEnum):
-    SSL = "ssl"  # implicit TLS (RFC 8314), port 995
-    STARTTLS = "starttls"  # STLS upgrade (RFC 2595), port 110
-    PLAIN = "plain"  # no encryption, port 110
-
-
-DEFAULT_PORTS = {Security.SSL: 995, Security.STARTTLS: 110, Security.PLAIN: 110}
 
 #: How much we read per socket read.  Large reads keep the per-chunk Python
 #: overhead small during pipelined retrieval; memory stays bounded by it.
@@ -101,7 +95,7 @@ class Pop3Client:
     ) -> None:
         self.host = host
         self.security = Security(security)
-        self.port = port if port is not None else DEFAULT_PORTS[self.security]
+        self.port = default_port(self.security, port)
         self.timeouts = timeouts or Timeouts()
         self.allow_plaintext = allow_plaintext
         self.server_hostname = server_hostname or host
@@ -116,6 +110,35 @@ class Pop3Client:
         #: Capabilities announced before login (they often differ from after).
         self.capabilities_before_login = Capabilities.unknown()
         self.logged_in = False
+
+    @classmethod
+    def from_endpoint(
+        cls,
+        endpoint: Endpoint,
+        *,
+        timeouts: Timeouts | None = None,
+        nameservers: list[str] | None = None,
+        transcript: Transcript | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> Pop3Client:
+        """A client for ``endpoint``: its host, port, security, CA file and plaintext permission.
+
+        The user name and login method stay with the caller (`login` takes them):
+        a client may be opened only to probe, without ever logging in.
+        """
+        return cls(
+            endpoint.host,
+            endpoint.port,
+            security=endpoint.security,
+            timeouts=timeouts,
+            ca_file=endpoint.ca_file,
+            tls_context=tls_context,
+            server_hostname=server_hostname,
+            allow_plaintext=endpoint.allow_plaintext,
+            nameservers=nameservers,
+            transcript=transcript,
+        )
 
     # ---- connection ----------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from rich.rule import Rule
 from pop3doctor.cli.render import render_finding, render_verdict
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
+from pop3doctor.endpoint import Security
 from pop3doctor.i18n import Lang, Msg, resolve_lang
 from pop3doctor.lab import LabServer
 from pop3doctor.lab.scenarios import get_scenario
@@ -30,25 +31,25 @@ from pop3doctor.lab.scenarios import get_scenario
 class DemoCase:
     scenario: str
     port: str  # "tls" or "plain": which lab port the imagined mail program uses
-    security: str
+    security: Security
     headline: Msg | None = None  # defaults to the scenario's description
 
 
 CASES = (
-    DemoCase("healthy", "tls", "ssl"),
-    DemoCase("wrong-password", "tls", "ssl"),
+    DemoCase("healthy", "tls", Security.SSL),
+    DemoCase("wrong-password", "tls", Security.SSL),
     DemoCase(
         "healthy",
         "plain",
-        "ssl",
+        Security.SSL,
         Msg(
             "設定ミス: SSL/TLS なのに平文用のポートを指定している",
             "Wrong settings: SSL/TLS chosen, but the port is the plain-text one",
         ),
     ),
-    DemoCase("app-password-required", "tls", "ssl"),
-    DemoCase("cert-expired", "tls", "ssl"),
-    DemoCase("mailbox-in-use", "tls", "ssl"),
+    DemoCase("app-password-required", "tls", Security.SSL),
+    DemoCase("cert-expired", "tls", Security.SSL),
+    DemoCase("mailbox-in-use", "tls", Security.SSL),
 )
 
 _INTRO = Msg(

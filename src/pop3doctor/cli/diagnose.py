@@ -13,14 +13,12 @@ from rich.console import Console
 from pop3doctor.cli.discover import settings_for_diagnose
 from pop3doctor.cli.options import connection_options, read_password, security_and_port
 from pop3doctor.cli.render import render_finding, render_verdict
-from pop3doctor.client import Security
-from pop3doctor.diagnosis.alternatives import probe
+from pop3doctor.diagnosis.auto_security import auto_security
 from pop3doctor.diagnosis.markdown import render_markdown
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.network import parse_reference
 from pop3doctor.diagnosis.runner import diagnose
 from pop3doctor.i18n import Lang, Msg, resolve_lang
-from pop3doctor.net.timeouts import Timeouts
 
 _NEED_HOST = Msg("--host と --user を指定してください", "--host and --user are required")
 _BAD_REFERENCE = Msg("--reference は ホスト:ポート の形で指定してください", "--reference must be HOST:PORT")
@@ -37,24 +35,6 @@ def _check_reference(ctx: click.Context, param: click.Parameter, value: str | No
 
 
 _REPORT_SAVED = Msg("サポート用レポートを保存しました: {path}", "Support report saved: {path}")
-
-
-async def _auto_security(
-    host: str, port: int | None, settings_timeout: float, ca_file: str | None, nameservers: list[str] | None
-) -> tuple[str, int]:
-    """``--security auto``: probe SSL/TLS and STARTTLS (no password) and take the first that works."""
-    combos = [(port or 995, Security.SSL), (port or 110, Security.STARTTLS)]
-    base = Settings(host, combos[0][0], "ssl", "", ca_file=ca_file, timeout=settings_timeout)
-    results = await asyncio.gather(
-        *(
-            probe(base, p, sec, timeouts=Timeouts.from_total(settings_timeout), nameservers=nameservers)
-            for p, sec in combos
-        )
-    )
-    for result in results:
-        if result.ok:
-            return result.security.value, result.port
-    return "ssl", combos[0][0]  # nothing worked: diagnose the recommended mode to explain why
 
 
 async def _run(
@@ -162,10 +142,12 @@ def command(
     language = resolve_lang(lang)
     if address and not host:
         # EMAIL without --host: find the settings first (discovery never sends a password).
-        host, port, security, user = settings_for_diagnose(
-            address, port=port, security=security, user=user, timeout=timeout, ca_file=ca_file,
-            dns_servers=dns_servers, lang=language,
+        found = settings_for_diagnose(
+            address, user=user, timeout=timeout, ca_file=ca_file, dns_servers=dns_servers, lang=language
         )
+        host, user = found.host, found.user
+        if port is None and security == "auto":  # an explicit --port or --security still wins
+            port, security = found.port, found.security.value
         email = email or address
     if not host or not user:
         raise click.UsageError(_NEED_HOST(language))
@@ -173,7 +155,9 @@ def command(
     nameservers = list(dns_servers) or None
     chosen, chosen_port = security_and_port(security, port)
     if chosen is None or chosen_port is None:
-        chosen, chosen_port = asyncio.run(_auto_security(host, chosen_port, timeout, ca_file, nameservers))
+        chosen, chosen_port = asyncio.run(
+            auto_security(host, chosen_port, timeout=timeout, ca_file=ca_file, nameservers=nameservers)
+        )
     settings = Settings(
         host, chosen_port, chosen, user, ca_file=ca_file, allow_plaintext=allow_plaintext, timeout=timeout, auth=auth
     )

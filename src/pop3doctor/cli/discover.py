@@ -28,6 +28,7 @@ from pop3doctor.discovery import (
 )
 from pop3doctor.discovery import messages as m
 from pop3doctor.discovery.autoconfig import DEFAULT_ISPDB_URL
+from pop3doctor.endpoint import Endpoint
 from pop3doctor.i18n import Lang, resolve_lang
 
 EXIT_FOUND = 0
@@ -127,8 +128,8 @@ def _sources(names: tuple[str, ...]) -> frozenset[Source]:
 # Test hooks: where the autoconfig web servers and the guessed POP3 servers listen.
 @click.option("--https-port", type=click.IntRange(1, 65535), default=443, hidden=True)
 @click.option("--http-port", type=click.IntRange(1, 65535), default=80, hidden=True)
-@click.option("--pop3s-port", type=click.IntRange(1, 65535), default=995, hidden=True)
-@click.option("--pop3-port", type=click.IntRange(1, 65535), default=110, hidden=True)
+@click.option("--pop3s-port", type=click.IntRange(1, 65535), default=GuessPorts().ssl, hidden=True)
+@click.option("--pop3-port", type=click.IntRange(1, 65535), default=GuessPorts().starttls, hidden=True)
 def command(
     email: str,
     as_json: bool,
@@ -173,19 +174,17 @@ def command(
 def settings_for_diagnose(
     email: str,
     *,
-    port: int | None,
-    security: str,
     user: str | None,
     timeout: float,
     ca_file: str | None,
     dns_servers: tuple[str, ...],
     lang: Lang,
-) -> tuple[str, int | None, str, str]:
-    """``pop3doctor diagnose EMAIL`` without --host: (host, port, security, user) from discovery.
+) -> Endpoint:
+    """``pop3doctor diagnose EMAIL`` without --host: discovery's chosen endpoint.
 
-    An explicit --port/--security/--user still wins.  When nothing is found
-    (or the provider has no POP) the discovery report goes to stderr and the
-    command exits with status 2.
+    An explicit --user wins (the caller applies --port/--security).  When
+    nothing is found (or the provider has no POP) the discovery report goes
+    to stderr and the command exits with status 2.
     """
     try:
         result = run_discovery(email, DiscoveryConfig(timeout=timeout, nameservers=dns_servers, ca_file=ca_file))
@@ -210,6 +209,5 @@ def settings_for_diagnose(
     )
     for warning in result.warnings:
         console.print(f"[yellow]⚠[/yellow] {escape(warning.text(lang))}")
-    if port is None and security == "auto":
-        port, security = chosen.port, chosen.security.value
-    return chosen.host, port, security, user or chosen.username or result.email
+    # The address itself when only the provider knows the user name: diagnose needs one.
+    return chosen.to_endpoint(user or chosen.username or result.email)

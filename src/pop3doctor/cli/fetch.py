@@ -29,7 +29,7 @@ from rich.progress import (
 )
 
 from pop3doctor.cli.options import connection_options, read_password, security_and_port
-from pop3doctor.client import Security
+from pop3doctor.endpoint import Endpoint, Security, default_port
 from pop3doctor.i18n import Lang, Msg, resolve_lang
 from pop3doctor.knowledge.causes import CAUSE_CODES, get_cause
 from pop3doctor.net.timeouts import Timeouts
@@ -328,16 +328,18 @@ def _job_from_options(opts: dict[str, Any]) -> _Job:
     if opts["account_names"]:
         raise _Usage("--account needs --config")
     security, port = security_and_port(opts["security"], opts["port"])
-    account = Account(
-        host=opts["host"],
-        user=opts["user"],
-        # "auto" on an unusual port: implicit TLS, the safe choice (RFC 8314).
-        port=port,
-        security=Security(security or "ssl"),
+    # "auto" on an unusual port: implicit TLS, the safe choice (RFC 8314).
+    security = security or Security.SSL
+    endpoint = Endpoint(
+        opts["host"],
+        default_port(security, port),
+        security,
+        opts["user"],
         ca_file=opts["ca_file"],
-        timeouts=Timeouts.from_total(opts["timeout"]),
         allow_plaintext=opts["allow_plaintext"],
-        nameservers=list(opts["dns_servers"]) or None,
+    )
+    account = Account(
+        endpoint, timeouts=Timeouts.from_total(opts["timeout"]), nameservers=list(opts["dns_servers"]) or None
     )
     return account, None, _store(opts["maildir"], opts["mbox"]), _options(opts)
 
@@ -370,10 +372,10 @@ def _jobs_from_config(opts: dict[str, Any]) -> list[_Job]:
 
 def _password(opts: dict[str, Any], source: PasswordSource | None, account: Account, lang: Lang) -> str:
     if source is not None:
-        return resolve_password(source, account.user)
+        return resolve_password(source, account.endpoint.user)
     try:
         password = read_password(
-            user=f"{account.user}@{account.host}",
+            user=f"{account.endpoint.user}@{account.endpoint.host}",
             password_env=opts["password_env"],
             password_stdin=opts["password_stdin"],
             lang=lang,

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pop3doctor.endpoint import DEFAULT_PORTS, Security, default_port
 from pop3doctor.i18n import Lang, Msg
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,12 +79,15 @@ def read_password(
     return None
 
 
-def security_and_port(security: str, port: int | None) -> tuple[str | None, int | None]:
-    """Resolve ``auto``: 995 means SSL/TLS, 110 means STARTTLS; otherwise decide by probing (None)."""
+def security_and_port(security: str, port: int | None) -> tuple[Security | None, int | None]:
+    """Resolve ``auto``: a standard port says its mode (995 SSL/TLS, 110 STARTTLS); otherwise None (probe).
+
+    An explicit mode without a port gets that mode's standard port.
+    """
     if security != "auto":
-        return security, port or (995 if security == "ssl" else 110)
-    if port == 995 or port is None:
-        return ("ssl", 995) if port == 995 else (None, None)
-    if port == 110:
-        return "starttls", 110
+        mode = Security(security)
+        return mode, default_port(mode, port)
+    for mode in (Security.SSL, Security.STARTTLS):
+        if port == DEFAULT_PORTS[mode]:
+            return mode, port
     return None, port

@@ -11,16 +11,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from pop3doctor.client import Pop3Client, Security, probe_capabilities
+from pop3doctor.client import Pop3Client, probe_capabilities
 from pop3doctor.diagnosis.model import Settings, Suggestion
+from pop3doctor.endpoint import DEFAULT_PORTS, Endpoint, Security
 from pop3doctor.knowledge.evidence import cause_for_error
 from pop3doctor.net.timeouts import Timeouts
 
 #: What mail programs offer, best first: implicit TLS (RFC 8314 prefers it),
 #: then STARTTLS.  Plain text is never suggested when either works.
 CANDIDATES: tuple[tuple[int, Security], ...] = (
-    (995, Security.SSL),
-    (110, Security.STARTTLS),
+    (DEFAULT_PORTS[Security.SSL], Security.SSL),
+    (DEFAULT_PORTS[Security.STARTTLS], Security.STARTTLS),
 )
 
 
@@ -42,16 +43,9 @@ class ProbeResult:
 
 
 async def probe(
-    settings: Settings, port: int, security: Security, *, timeouts: Timeouts, nameservers: list[str] | None
+    settings: Endpoint, port: int, security: Security, *, timeouts: Timeouts, nameservers: list[str] | None
 ) -> ProbeResult:
-    client = Pop3Client(
-        settings.host,
-        port,
-        security=security,
-        timeouts=timeouts,
-        ca_file=settings.ca_file,
-        nameservers=nameservers,
-    )
+    client = Pop3Client.from_endpoint(settings.at(port, security), timeouts=timeouts, nameservers=nameservers)
     outcome = await probe_capabilities(client)
     if isinstance(outcome, Exception):
         return ProbeResult(port, security, False, cause_for_error(outcome, implicit_tls=security is Security.SSL))
@@ -59,7 +53,7 @@ async def probe(
 
 
 def candidates_for(settings: Settings, extra_ports: tuple[int, ...] = ()) -> list[tuple[int, Security]]:
-    current = (settings.port, Security(settings.security))
+    current = (settings.port, settings.security)
     combos = list(CANDIDATES)
     # The user's own port with the other TLS mode: "SSL on a plain port" and
     # the reverse are the most common mistakes of all.
@@ -132,7 +126,7 @@ async def probe_alternatives(
 def _rank(settings: Settings, port: int, security: Security) -> tuple[int, bool, bool]:
     """Lower is better: implicit TLS first, then standard ports, then the user's own port."""
     order = {Security.SSL: 0, Security.STARTTLS: 1, Security.PLAIN: 2}
-    return (order[security], port not in (995, 110), port != settings.port)
+    return (order[security], port not in DEFAULT_PORTS.values(), port != settings.port)
 
 
 def best(settings: Settings, results: list[ProbeResult]) -> Suggestion | None:
@@ -141,4 +135,4 @@ def best(settings: Settings, results: list[ProbeResult]) -> Suggestion | None:
     if not working:
         return None
     choice = min(working, key=lambda r: _rank(settings, r.port, r.security))
-    return Suggestion(settings.host, choice.port, choice.security.value, settings.user)
+    return Suggestion(settings.host, choice.port, choice.security, settings.user)

@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from pop3doctor.client import Pop3Client, Security
+from pop3doctor.client import Pop3Client
 from pop3doctor.diagnosis import network as nw
 from pop3doctor.diagnosis.alternatives import ProbeResult, best, probe, probe_alternatives
 from pop3doctor.diagnosis.model import Finding, Suggestion
@@ -150,7 +150,7 @@ async def _verify_names(run: Run, names: list[str]) -> str | None:
     results = await asyncio.gather(
         *(
             probe(
-                replace(s, host=name), s.port, Security(s.security), timeouts=run.timeouts, nameservers=run.nameservers
+                replace(s, host=name), s.port, s.security, timeouts=run.timeouts, nameservers=run.nameservers
             )
             for name in names
         )

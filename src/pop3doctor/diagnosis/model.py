@@ -8,9 +8,10 @@ transcripts are already redacted by the client.
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from pop3doctor.endpoint import Endpoint
 from pop3doctor.i18n import Lang, Msg
 from pop3doctor.knowledge.causes import get_cause
 
@@ -39,36 +40,25 @@ STAGES = (
 )
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The POP3 settings under test (never the password)."""
-
-    host: str
-    port: int
-    security: str
-    user: str
-    ca_file: str | None = None
-    allow_plaintext: bool = False
-    timeout: float = 8.0
-    #: The login method the mail program uses ("auto" lets the client choose):
-    #: "user" (USER/PASS, "normal password"), "plain", "login", "cram-md5", "apop".
-    auth: str = "auto"
-
-    def public(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port, "security": self.security, "user": self.user}
+#: The connect timeout a diagnosis uses unless told otherwise (seconds).
+DEFAULT_TIMEOUT = 8.0
 
 
 @dataclass(frozen=True)
-class Suggestion:
-    """Settings that were proven to work (or to get further) by a probe."""
+class Settings(Endpoint):
+    """The POP3 settings under test (never the password): an endpoint and the run's timeout."""
 
-    host: str
-    port: int
-    security: str
-    user: str
+    timeout: float = field(default=DEFAULT_TIMEOUT, kw_only=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @classmethod
+    def of(cls, endpoint: Endpoint, *, timeout: float = DEFAULT_TIMEOUT) -> Settings:
+        """``endpoint`` under test with ``timeout``."""
+        return cls(**{f.name: getattr(endpoint, f.name) for f in fields(Endpoint)}, timeout=timeout)
+
+
+#: Settings that were proven to work (or to get further) by a probe; reports
+#: show its `Endpoint.public` part as "suggested_settings".
+Suggestion = Endpoint
 
 
 @dataclass
@@ -142,6 +132,6 @@ class Report:
             "cause": cause,
             "title": info.title(lang) if info else None,
             "settings": self.settings.public(),
-            "suggested_settings": self.suggested.to_dict() if self.suggested else None,
+            "suggested_settings": self.suggested.public() if self.suggested else None,
             "findings": [f.to_dict(lang) for f in self.findings if f.stage != "summary"],
         }

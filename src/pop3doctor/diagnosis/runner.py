@@ -19,13 +19,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pop3doctor.client import Pop3Client, Security
+from pop3doctor.client import Pop3Client
 from pop3doctor.diagnosis import messages as m
 from pop3doctor.diagnosis import network as nw
 from pop3doctor.diagnosis.alternatives import best, probe, probe_alternatives
 from pop3doctor.diagnosis.connecting import ConnectFailed, open_with_fallbacks, resolve_problem
 from pop3doctor.diagnosis.model import Finding, Report, Settings, Status, Suggestion
 from pop3doctor.diagnosis.state import Run, evidence_of, filled, is_ip
+from pop3doctor.endpoint import Security
 from pop3doctor.errors import AuthError, PolicyError
 from pop3doctor.i18n import Msg
 from pop3doctor.knowledge.evidence import cause_for_error
@@ -146,7 +147,7 @@ async def _stages(
     run: Run, password: str | None, try_username_forms: bool, email_domain: str | None
 ) -> AsyncIterator[Finding]:
     s = run.settings
-    security = Security(s.security)
+    security = s.security
 
     # -- this computer's network, and the name lookup (run together) ----------------------
     run.begin()
@@ -212,16 +213,7 @@ async def _stages(
         yield run.passed("resolve", m.RESOLVE_OK, {"addresses": [ip for _, ip in run.addresses]}, addresses=shown)
 
     # -- connect (and, for implicit TLS, the handshake) --------------------------------
-    client = Pop3Client(
-        s.host,
-        s.port,
-        security=security,
-        timeouts=run.timeouts,
-        ca_file=s.ca_file,
-        allow_plaintext=s.allow_plaintext,
-        nameservers=run.nameservers,
-        transcript=run.transcript,
-    )
+    client = Pop3Client.from_endpoint(s, timeouts=run.timeouts, nameservers=run.nameservers, transcript=run.transcript)
     try:
         run.begin()
         try:
@@ -274,7 +266,7 @@ async def _stages(
                 evidence["tls_on_same_port"] = tls_probe.to_dict()
                 if tls_probe.ok:
                     cause = "port-expects-tls"
-                    run.suggest(Suggestion(s.host, s.port, "ssl", s.user))
+                    run.suggest(Suggestion(s.host, s.port, Security.SSL, s.user))
             yield run.problem("greeting", cause, evidence=evidence)
             return
         except Exception as exc:  # any failure here is the greeting's finding
@@ -437,16 +429,7 @@ def _tls_passed(run: Run, client: Pop3Client) -> Finding:
 async def _try_user(run: Run, user: str, password: str) -> bool:
     """One more login with another user-name form (only with --try-username-forms)."""
     s = run.settings
-    client = Pop3Client(
-        s.host,
-        s.port,
-        security=s.security,
-        timeouts=run.timeouts,
-        ca_file=s.ca_file,
-        allow_plaintext=s.allow_plaintext,
-        nameservers=run.nameservers,
-        transcript=run.transcript,
-    )
+    client = Pop3Client.from_endpoint(s, timeouts=run.timeouts, nameservers=run.nameservers, transcript=run.transcript)
     try:
         await client.connect()
         await client.login(user, password)

@@ -25,11 +25,11 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from pop3doctor.client import Security
 from pop3doctor.discovery import messages as m
 from pop3doctor.discovery.address import Address, is_hostname
 from pop3doctor.discovery.model import Candidate, Confidence, Source, SourceReport, Status, UsernameForm, Warning
 from pop3doctor.discovery.xmlsafe import Node, XmlRefused, parse
+from pop3doctor.endpoint import Security
 from pop3doctor.i18n import Msg
 from pop3doctor.net.http import HttpFetchFailed, fetch_bounded
 

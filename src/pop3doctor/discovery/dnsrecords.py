@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 
-from pop3doctor.client import Security
 from pop3doctor.discovery import messages as m
 from pop3doctor.discovery.address import Address, is_hostname
 from pop3doctor.discovery.model import Candidate, Confidence, Source, SourceReport, Status, UsernameForm, Warning
 from pop3doctor.discovery.providers import candidates_from, provider_for_mx, warnings_from
+from pop3doctor.endpoint import Security
 from pop3doctor.net.records import DnsQueryFailed, MxRecord, SrvRecord, query_mx, query_srv
 
 SRV_SERVICES: tuple[tuple[str, Security], ...] = (

@@ -19,13 +19,13 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
-from pop3doctor.client import Security
 from pop3doctor.discovery import autoconfig, dnsrecords, guess, providers
 from pop3doctor.discovery import messages as m
 from pop3doctor.discovery.address import Address, parse_address
 from pop3doctor.discovery.autoconfig import AutoconfigEndpoints
 from pop3doctor.discovery.guess import GuessPorts
 from pop3doctor.discovery.model import Candidate, DiscoveryResult, Source, SourceReport, Status, Warning
+from pop3doctor.endpoint import Security
 from pop3doctor.net.certs import make_tls_context
 from pop3doctor.racing import race
 

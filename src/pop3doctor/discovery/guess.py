@@ -18,10 +18,11 @@ import dataclasses
 import ssl
 from collections.abc import Collection, Mapping
 
-from pop3doctor.client import Pop3Client, Security, probe_capabilities
+from pop3doctor.client import Pop3Client, probe_capabilities
 from pop3doctor.discovery import messages as m
 from pop3doctor.discovery.address import Address
 from pop3doctor.discovery.model import Candidate, Confidence, Source, SourceReport, Status, UsernameForm, Warning
+from pop3doctor.endpoint import DEFAULT_PORTS, Endpoint, Security
 from pop3doctor.errors import PolicyError
 from pop3doctor.knowledge.evidence import cause_for_error
 from pop3doctor.knowledge.hostnames import mail_host_prefixes
@@ -36,8 +37,8 @@ _TOKEN_ONLY = {"XOAUTH2", "OAUTHBEARER"}
 class GuessPorts:
     """The two ports probed (995/110 normally; lab ports in tests)."""
 
-    ssl: int = 995
-    starttls: int = 110
+    ssl: int = DEFAULT_PORTS[Security.SSL]
+    starttls: int = DEFAULT_PORTS[Security.STARTTLS]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,9 +67,9 @@ async def probe(
     nameservers: list[str] | None,
 ) -> ProbeOutcome:
     """Greeting + CAPA (+ STLS for STARTTLS), then QUIT.  Never logs in; never raises."""
-    client = Pop3Client(
-        host, port, security=security, timeouts=timeouts, tls_context=tls_context, nameservers=nameservers
-    )
+    # No user name: a probe never logs in.
+    endpoint = Endpoint(host, port, security, "")
+    client = Pop3Client.from_endpoint(endpoint, timeouts=timeouts, tls_context=tls_context, nameservers=nameservers)
     outcome = await probe_capabilities(client)
     if isinstance(outcome, PolicyError):
         return ProbeOutcome(host, port, security, False, outcome.reason)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from pop3doctor.client import Security
+from pop3doctor.endpoint import Endpoint, Security
 from pop3doctor.i18n import Lang, Msg
 
 SCHEMA = "pop3doctor.discovery/1"
@@ -69,6 +69,14 @@ class Candidate:
     @property
     def key(self) -> tuple[str, int, Security]:
         return (self.host.lower(), self.port, self.security)
+
+    def to_endpoint(self, user: str | None = None) -> Endpoint:
+        """These settings as an endpoint to check or fetch from; a non-empty ``user`` replaces the proposed one.
+
+        The proposed user name is "" when only the provider knows it
+        (`UsernameForm.ACCOUNT_ID`); callers that need one pass their own.
+        """
+        return Endpoint(self.host, self.port, self.security, user or self.username)
 
     def to_dict(self) -> dict[str, object]:
         return {

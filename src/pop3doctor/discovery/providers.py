@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from pop3doctor.client import Security
 from pop3doctor.discovery.address import Address
 from pop3doctor.discovery.messages import PLAINTEXT_ONLY, PROVIDER_MATCH
 from pop3doctor.discovery.model import Candidate, Confidence, Source, SourceReport, Status, UsernameForm, Warning
+from pop3doctor.endpoint import Security
 from pop3doctor.i18n import Msg
 from pop3doctor.knowledge._data import load
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pop3doctor.client import Security
+from pop3doctor.endpoint import Endpoint, Security, default_port
 from pop3doctor.i18n import Msg
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.sync.engine import Account, DeleteMode, FetchOptions
@@ -151,93 +151,25 @@ def _check_private(path: Path) -> None:
 
 
 def _account(name: str, table: Any, base: Path) -> AccountConfig:
-    if not isinstance(table, dict):
-        raise _err("[accounts.{name}] は表である必要があります", "[accounts.{name}] must be a table", name=name)
-    unknown = sorted(set(table) - _KNOWN_KEYS)
-    if unknown:
-        raise _err(
-            "[accounts.{name}] に不明な項目があります: {keys}",
-            "[accounts.{name}] has unknown keys: {keys}",
-            name=name,
-            keys=", ".join(unknown),
-        )
-
-    def need_str(key: str) -> str:
-        value = table.get(key)
-        if not isinstance(value, str) or not value:
-            raise _err(
-                "[accounts.{name}] に {key} がありません", "[accounts.{name}] needs a {key} string", name=name, key=key
-            )
-        return value
-
-    host, user = need_str("host"), need_str("user")
-    try:
-        security = Security(table.get("security", "ssl"))
-    except ValueError:
-        raise _err(
-            "[accounts.{name}] の security は ssl, starttls, plain のいずれかです",
-            "[accounts.{name}] security must be ssl, starttls or plain",
-            name=name,
-        ) from None
-    sources = [k for k in ("password_env", "password_command", "password_keyring", "password") if k in table]
-    if len(sources) != 1:
-        raise _err(
-            "[accounts.{name}] には password_env, password_command, password_keyring, password の"
-            "どれか 1 つを書いてください",
-            "[accounts.{name}] needs exactly one of password_env, password_command, password_keyring, password",
-            name=name,
-        )
-    key = sources[0]
-    value = table[key]
-    source: PasswordSource
-    if key == "password_command":
-        argv = shlex.split(value) if isinstance(value, str) else value
-        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
-            raise _err(
-                "[accounts.{name}] password_command は文字列の配列です",
-                "[accounts.{name}] password_command must be a list of strings",
-                name=name,
-            )
-        source = PasswordSource("command", tuple(argv))
-    elif isinstance(value, str) and value:
-        source = PasswordSource(
-            {"password_env": "env", "password_keyring": "keyring", "password": "inline"}[key], (value,)
-        )
-    else:
-        raise _err(
-            "[accounts.{name}] {key} は文字列です", "[accounts.{name}] {key} must be a string", name=name, key=key
-        )
-
-    maildir, mbox = table.get("maildir"), table.get("mbox")
-    if (maildir is None) == (mbox is None):
-        raise _err(
-            "[accounts.{name}] には maildir か mbox のどちらか一方を書いてください",
-            "[accounts.{name}] needs exactly one of maildir and mbox",
-            name=name,
-        )
-    delete: DeleteMode = table.get("delete", "keep")
-    if delete not in ("keep", "delete", "after-days"):
-        raise _err(
-            "[accounts.{name}] の delete は keep, delete, after-days のいずれかです",
-            "[accounts.{name}] delete must be keep, delete or after-days",
-            name=name,
-        )
-    days = table.get("delete_after_days", 0)
-    if delete == "after-days" and (not isinstance(days, int | float) or days < 0 or "delete_after_days" not in table):
-        raise _err(
-            '[accounts.{name}] delete = "after-days" には delete_after_days（0 以上の日数）が必要です',
-            '[accounts.{name}] delete = "after-days" needs delete_after_days (days, >= 0)',
-            name=name,
-        )
+    """One ``[accounts.NAME]`` table, checked in the order its errors are reported."""
+    _check_keys(name, table)
+    host, user = _need_str(name, table, "host"), _need_str(name, table, "user")
+    security = _security(name, table)
+    source = _password_source(name, table)
+    maildir, mbox = _destination(name, table)
+    delete, days = _delete_rule(name, table)
     timeout = table.get("timeout")
-    account = Account(
-        host=host,
-        user=user,
-        port=table.get("port"),
-        security=security,
+    endpoint = Endpoint(
+        host,
+        default_port(security, table.get("port")),
+        security,
+        user,
         ca_file=_path(table["ca_file"], base).as_posix() if "ca_file" in table else None,
-        timeouts=Timeouts.from_total(float(timeout)) if timeout is not None else Timeouts(),
         allow_plaintext=bool(table.get("allow_plaintext", False)),
+    )
+    account = Account(
+        endpoint,
+        timeouts=Timeouts.from_total(float(timeout)) if timeout is not None else Timeouts(),
         name=name,
     )
     options = FetchOptions(
@@ -254,6 +186,96 @@ def _account(name: str, table: Any, base: Path) -> AccountConfig:
         mbox=_path(mbox, base) if mbox is not None else None,
         options=options,
     )
+
+
+def _check_keys(name: str, table: Any) -> None:
+    if not isinstance(table, dict):
+        raise _err("[accounts.{name}] は表である必要があります", "[accounts.{name}] must be a table", name=name)
+    unknown = sorted(set(table) - _KNOWN_KEYS)
+    if unknown:
+        raise _err(
+            "[accounts.{name}] に不明な項目があります: {keys}",
+            "[accounts.{name}] has unknown keys: {keys}",
+            name=name,
+            keys=", ".join(unknown),
+        )
+
+
+def _need_str(name: str, table: dict[str, Any], key: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value:
+        raise _err(
+            "[accounts.{name}] に {key} がありません", "[accounts.{name}] needs a {key} string", name=name, key=key
+        )
+    return value
+
+
+def _security(name: str, table: dict[str, Any]) -> Security:
+    try:
+        return Security(table.get("security", "ssl"))
+    except ValueError:
+        raise _err(
+            "[accounts.{name}] の security は ssl, starttls, plain のいずれかです",
+            "[accounts.{name}] security must be ssl, starttls or plain",
+            name=name,
+        ) from None
+
+
+def _password_source(name: str, table: dict[str, Any]) -> PasswordSource:
+    sources = [k for k in ("password_env", "password_command", "password_keyring", "password") if k in table]
+    if len(sources) != 1:
+        raise _err(
+            "[accounts.{name}] には password_env, password_command, password_keyring, password の"
+            "どれか 1 つを書いてください",
+            "[accounts.{name}] needs exactly one of password_env, password_command, password_keyring, password",
+            name=name,
+        )
+    key = sources[0]
+    value = table[key]
+    if key == "password_command":
+        argv = shlex.split(value) if isinstance(value, str) else value
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise _err(
+                "[accounts.{name}] password_command は文字列の配列です",
+                "[accounts.{name}] password_command must be a list of strings",
+                name=name,
+            )
+        return PasswordSource("command", tuple(argv))
+    if isinstance(value, str) and value:
+        kind = {"password_env": "env", "password_keyring": "keyring", "password": "inline"}[key]
+        return PasswordSource(kind, (value,))
+    raise _err("[accounts.{name}] {key} は文字列です", "[accounts.{name}] {key} must be a string", name=name, key=key)
+
+
+def _destination(name: str, table: dict[str, Any]) -> tuple[Any, Any]:
+    """The raw ``maildir`` and ``mbox`` values: exactly one of them is set."""
+    maildir, mbox = table.get("maildir"), table.get("mbox")
+    if (maildir is None) == (mbox is None):
+        raise _err(
+            "[accounts.{name}] には maildir か mbox のどちらか一方を書いてください",
+            "[accounts.{name}] needs exactly one of maildir and mbox",
+            name=name,
+        )
+    return maildir, mbox
+
+
+def _delete_rule(name: str, table: dict[str, Any]) -> tuple[DeleteMode, Any]:
+    """``delete`` and ``delete_after_days`` (the raw value; 0 when absent)."""
+    delete: DeleteMode = table.get("delete", "keep")
+    if delete not in ("keep", "delete", "after-days"):
+        raise _err(
+            "[accounts.{name}] の delete は keep, delete, after-days のいずれかです",
+            "[accounts.{name}] delete must be keep, delete or after-days",
+            name=name,
+        )
+    days = table.get("delete_after_days", 0)
+    if delete == "after-days" and (not isinstance(days, int | float) or days < 0 or "delete_after_days" not in table):
+        raise _err(
+            '[accounts.{name}] delete = "after-days" には delete_after_days（0 以上の日数）が必要です',
+            '[accounts.{name}] delete = "after-days" needs delete_after_days (days, >= 0)',
+            name=name,
+        )
+    return delete, days
 
 
 def _path(value: Any, base: Path) -> Path:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from pop3doctor.client import Pop3Client, Security
+from pop3doctor.client import Pop3Client
+from pop3doctor.endpoint import Endpoint
 from pop3doctor.errors import Pop3DoctorError, ServerError
 from pop3doctor.net.errors import NetError
 from pop3doctor.net.timeouts import Timeouts
@@ -37,21 +38,16 @@ BATCH_OCTETS = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Account:
-    """Where and as whom to fetch; ``name`` labels reports and the state file."""
+    """Where and as whom to fetch (``endpoint``), and how to reach it; ``name`` labels reports."""
 
-    host: str
-    user: str
-    port: int | None = None
-    security: Security = Security.SSL
-    ca_file: str | None = None
+    endpoint: Endpoint
     timeouts: Timeouts = field(default_factory=Timeouts)
-    allow_plaintext: bool = False
     name: str | None = None
     nameservers: list[str] | None = None
 
     @property
     def label(self) -> str:
-        return self.name or f"{self.user}@{self.host}"
+        return self.name or f"{self.endpoint.user}@{self.endpoint.host}"
 
     @property
     def state_key(self) -> str:
@@ -60,7 +56,7 @@ class Account:
         Not the port or security mode: switching from 995 to STARTTLS on 110
         reaches the same mailbox, and a new state would fetch it all again.
         """
-        ident = f"{self.user}@{self.host.lower()}"
+        ident = f"{self.endpoint.user}@{self.endpoint.host.lower()}"
         safe = "".join(c if c.isalnum() or c in "@.-_" else "_" for c in ident)[:80]
         return f"{safe}-{hashlib.sha256(ident.encode()).hexdigest()[:12]}"
 
@@ -122,12 +118,7 @@ async def fetch_account(
     options = options or FetchOptions()
     started = time.monotonic()
     report = FetchReport(account=account.label, destination=str(store.location), dry_run=options.dry_run)
-    report.settings = {
-        "host": account.host,
-        "port": account.port or (995 if account.security is Security.SSL else 110),
-        "security": account.security.value,
-        "user": account.user,
-    }
+    report.settings = account.endpoint.public()
     db_path, lock_path = state_paths(state_dir, account)
     lock = FileLock(lock_path)
     if not options.dry_run:
@@ -206,20 +197,14 @@ class _Run:
         if not self.options.dry_run:
             self.store.prepare()
             self._reconcile()
-        client = Pop3Client(
-            self.account.host,
-            self.account.port,
-            security=self.account.security,
-            ca_file=self.account.ca_file,
-            timeouts=self.account.timeouts,
-            allow_plaintext=self.account.allow_plaintext,
-            nameservers=self.account.nameservers,
+        client = Pop3Client.from_endpoint(
+            self.account.endpoint, timeouts=self.account.timeouts, nameservers=self.account.nameservers
         )
         stage = "connect"
         try:
             await client.connect()
             stage = "login"
-            await client.login(self.account.user, self.password)
+            await client.login(self.account.endpoint.user, self.password)
             stage = "list"
             to_fetch = await self._plan(client)
             stage = "retrieve"

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp
 from pop3doctor import __version__
 from pop3doctor.diagnosis.text import SECURITY_LABELS
 from pop3doctor.i18n import LANGS, Lang, Msg
-from pop3doctor.web import discover, events
+from pop3doctor.web import events
 from pop3doctor.web.form import FormError, parse_check_form
 from pop3doctor.web.guard import HostGuard, PageTokens, is_loopback_origin
 from pop3doctor.web.lang import from_accept_language
@@ -68,7 +68,6 @@ class WebApp:
         wanted = request.query_params.get("lang")
         lang: Lang = wanted if wanted in LANGS else from_accept_language(request.headers.get("accept-language"))
         page = self.pages.new()
-        discovery = discover.available()
         ui_json = json.dumps(
             {
                 "ui": {key: events.both(msg) for key, msg in UI.items()},
@@ -80,7 +79,6 @@ class WebApp:
             lang=lang,
             ui=UI,
             page=page,
-            discovery=discovery,
             stages=events.stage_names(),
             security_labels=SECURITY_LABELS,
             ui_json=ui_json,
@@ -107,7 +105,7 @@ class WebApp:
         # The password leaves the form here and goes only into the run's task.
         password = fields.pop("password", "") or None
         try:
-            check = parse_check_form(fields, discovery=discover.available())
+            check = parse_check_form(fields)
         except FormError as exc:
             return _error(400, exc.message, exc.field)
         run = start_run(check, password, self.options)

@@ -1,23 +1,16 @@
 """The page's bridge to `pop3doctor.discovery`: settings from an e-mail address, with their source.
 
 Nothing is decided here: the chosen candidate is discovery's own choice;
-this module only words where it came from.  When the installed pop3doctor
-has no discovery engine, `available()` is False and the page asks for the
-server settings instead.
+this module only words where it came from.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pop3doctor.discovery.engine import DiscoveryConfig, discover
+from pop3doctor.endpoint import Endpoint
 from pop3doctor.i18n import Msg
-
-try:
-    from pop3doctor.discovery.engine import DiscoveryConfig, discover
-except ImportError:  # discovery not installed: the page asks for the settings
-    _ENGINE = False
-else:
-    _ENGINE = True
 
 #: ``Candidate.origin`` values, worded for people.
 _ORIGINS: dict[str, Msg] = {
@@ -32,10 +25,9 @@ _ORIGINS: dict[str, Msg] = {
 
 @dataclass(frozen=True)
 class Discovery:
-    host: str
-    port: int
-    security: str
-    user: str
+    """The settings to check and where they came from (typed in, or which discovery source)."""
+
+    endpoint: Endpoint
     source: Msg
     #: Discovery's warnings for this account ("POP must be enabled first", ...).
     notes: tuple[Msg, ...] = ()
@@ -43,11 +35,6 @@ class Discovery:
 
 class NoPop(Exception):
     """Discovery says this provider offers no POP3 at all."""
-
-
-def available() -> bool:
-    """True when settings can be looked up from an e-mail address."""
-    return _ENGINE
 
 
 def source_text(origin: str, evidence: str, provider: str | None) -> Msg:
@@ -58,13 +45,19 @@ def source_text(origin: str, evidence: str, provider: str | None) -> Msg:
 
 
 async def discover_settings(
-    email: str, *, timeout: float, nameservers: tuple[str, ...] = (), ca_file: str | None = None
+    email: str,
+    *,
+    user: str | None = None,
+    timeout: float,
+    nameservers: tuple[str, ...] = (),
+    ca_file: str | None = None,
 ) -> Discovery | None:
-    """Discovery's chosen settings for ``email``; None when unavailable or nothing was found.
+    """Discovery's chosen settings for ``email``; None when it is no address or nothing was found.
 
+    ``user``, when given, replaces discovery's guess of the user name.
     Raises `NoPop` when discovery says the provider offers no POP3.
     """
-    if not _ENGINE or "@" not in email:
+    if "@" not in email:
         return None
     result = await discover(email, DiscoveryConfig(timeout=timeout, nameservers=nameservers, ca_file=ca_file))
     chosen = result.chosen
@@ -73,10 +66,7 @@ async def discover_settings(
     if chosen is None:
         return None
     return Discovery(
-        host=chosen.host,
-        port=chosen.port,
-        security=chosen.security.value,
-        user=chosen.username,
+        endpoint=chosen.to_endpoint(user),
         source=source_text(chosen.origin, chosen.evidence, chosen.provider),
         notes=tuple(w.text for w in result.warnings),
     )

@@ -86,12 +86,12 @@ def done_event(report: Report) -> dict[str, Any]:
         checked = s.public()
         for row in rows:
             # Mark what differs from the settings checked: that is what to change.
-            row["changed"] = row["key"] in checked and g.to_dict()[row["key"]] != checked[row["key"]]
+            row["changed"] = row["key"] in checked and g.public()[row["key"]] != checked[row["key"]]
         data["enter"] = {
             "kind": "suggested",
             "heading": both(UI["enter_suggested"]),
             "rows": rows,
-            "raw": g.to_dict(),
+            "raw": g.public(),
             "changed_word": both(UI["changed"]),
         }
     else:

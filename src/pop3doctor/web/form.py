@@ -11,10 +11,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pop3doctor.endpoint import Security
 from pop3doctor.i18n import Msg
 from pop3doctor.web import text as t
 
-SECURITY_CHOICES = ("ssl", "starttls", "plain")
+SECURITY_CHOICES = tuple(mode.value for mode in Security)
 
 #: A host name or IP literal: letters, digits, dots, hyphens, colons (IPv6),
 #: brackets; non-ASCII letters too (internationalised names are resolved as IDNA).
@@ -31,7 +32,7 @@ class CheckRequest:
     email: str
     host: str | None
     port: int | None
-    security: str
+    security: Security
     user: str
     extra_ports: tuple[int, ...] = ()
 
@@ -55,11 +56,10 @@ def _port(value: str, field: str) -> int:
     return int(value)
 
 
-def parse_check_form(form: Mapping[str, str], *, discovery: bool) -> CheckRequest:
+def parse_check_form(form: Mapping[str, str]) -> CheckRequest:
     """Validate the form fields (the password is not among them: the caller takes it separately).
 
-    ``discovery`` says whether settings can be looked up from the address;
-    without it the server name is required.
+    Without a server name the settings are looked up from the address.
     """
     email = form.get("email", "").strip()
     host = form.get("host", "").strip().rstrip(".") or None
@@ -72,8 +72,6 @@ def parse_check_form(form: Mapping[str, str], *, discovery: bool) -> CheckReques
         raise FormError("email", t.BAD_EMAIL)
     if not email and not user:
         raise FormError("email", t.NEED_EMAIL_OR_USER)
-    if host is None and not discovery:
-        raise FormError("host", t.NEED_HOST)
     if host is not None and not _HOST.match(host):
         raise FormError("host", t.BAD_HOST)
     if security not in SECURITY_CHOICES:
@@ -84,7 +82,7 @@ def parse_check_form(form: Mapping[str, str], *, discovery: bool) -> CheckReques
         email=email,
         host=host,
         port=port,
-        security=security,
+        security=Security(security),
         user=user or email,
         extra_ports=tuple(dict.fromkeys(extra))[:MAX_EXTRA_PORTS],
     )

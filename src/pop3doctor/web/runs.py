@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from pop3doctor.client import DEFAULT_PORTS, Security
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
+from pop3doctor.endpoint import Endpoint, default_port
 from pop3doctor.web import events
 from pop3doctor.web.discover import Discovery, NoPop, discover_settings
 from pop3doctor.web.form import CheckRequest
@@ -95,16 +95,13 @@ def start_run(request: CheckRequest, password: str | None, options: RunOptions) 
 async def _settings_for(request: CheckRequest, options: RunOptions) -> Discovery | None:
     """The settings to check: typed in, or discovered from the address (None: nothing found)."""
     if request.host is not None:
-        port = request.port or DEFAULT_PORTS[Security(request.security)]
-        return Discovery(request.host, port, request.security, request.user, UI["source_manual"])
-    found: Discovery | None = await discover_settings(
-        request.email, timeout=options.timeout, nameservers=options.nameservers, ca_file=options.ca_file
-    )
-    if found is None:
-        return None
+        port = default_port(request.security, request.port)
+        return Discovery(Endpoint(request.host, port, request.security, request.user), UI["source_manual"])
     # A user name typed under "advanced" wins over discovery's guess of the form.
-    user = request.user if request.user != request.email else found.user
-    return dataclasses.replace(found, user=user)
+    typed = request.user if request.user != request.email else None
+    return await discover_settings(
+        request.email, user=typed, timeout=options.timeout, nameservers=options.nameservers, ca_file=options.ca_file
+    )
 
 
 async def _drive(run: Run, request: CheckRequest, password: str | None, options: RunOptions) -> None:
@@ -117,9 +114,8 @@ async def _drive(run: Run, request: CheckRequest, password: str | None, options:
         if chosen is None:
             await run.publish("failed", events.error_event(DISCOVERY_FAILED, field="host"), last=True)
             return
-        settings = Settings(
-            chosen.host, chosen.port, chosen.security, chosen.user, ca_file=options.ca_file, timeout=options.timeout
-        )
+        endpoint = dataclasses.replace(chosen.endpoint, ca_file=options.ca_file)
+        settings = Settings.of(endpoint, timeout=options.timeout)
         await run.publish("settings", events.settings_event(settings, chosen.source, chosen.notes))
         report = Report(settings)
         async for finding in diagnose(
