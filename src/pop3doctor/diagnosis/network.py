@@ -128,7 +128,10 @@ def _join(msgs: Sequence[Msg]) -> Msg:
 
 
 def fmt(msg: Msg, **values: object) -> Msg:
-    return Msg(msg.ja.format(**values), msg.en.format(**values))
+    """``msg`` with ``values`` filled in; a `Msg` value is filled in its own language in each text."""
+    ja = {k: v.ja if isinstance(v, Msg) else v for k, v in values.items()}
+    en = {k: v.en if isinstance(v, Msg) else v for k, v in values.items()}
+    return Msg(msg.ja.format(**ja), msg.en.format(**en))
 
 
 # -- this computer -----------------------------------------------------------------------
@@ -181,7 +184,7 @@ class NetworkFacts:
         routes, resolvers = self.routes_text(), self.resolvers_text()
         return Msg(
             NETWORK_OK.ja.format(routes=routes.ja, resolvers=resolvers.ja),
-            NETWORK_OK.en.format(routes=routes.en, resolvers=resolvers.en),
+            NETWORK_OK.en.format(routes=routes.en, resolvers=resolvers),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -238,15 +241,15 @@ def network_failure(facts: NetworkFacts, resolve_error: NetError | None) -> tupl
         return None
     resolvers = facts.resolvers_text()
     if not facts.has_default_route and not facts.reaches_a_nameserver:
-        return "no-network", _join([NOTE_NO_ROUTE, fmt(RESOLVER_NO_ROUTE, resolvers=resolvers.en)])
+        return "no-network", _join([NOTE_NO_ROUTE, fmt(RESOLVER_NO_ROUTE, resolvers=resolvers)])
     if not facts.nameservers:
         return "dns-unavailable", Msg(
             "DNS サーバーが設定されていません。", "No DNS server is configured on this computer."
         )
     if not facts.reaches_a_nameserver:
-        return "dns-unavailable", fmt(RESOLVER_NO_ROUTE, resolvers=resolvers.en)
+        return "dns-unavailable", fmt(RESOLVER_NO_ROUTE, resolvers=resolvers)
     if facts.resolver_answers is False:
-        note = fmt(RESOLVER_SILENT, resolvers=resolvers.en)
+        note = fmt(RESOLVER_SILENT, resolvers=resolvers)
         if not facts.has_default_route:
             return "no-network", _join([NOTE_NO_ROUTE, note])
         return "dns-unavailable", note
