@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pop3doctor.diagnosis.network import NetworkFacts, network_failure
+from pop3doctor.diagnosis.localnet import NetworkFacts, network_failure
 from pop3doctor.net.errors import DnsUnavailable
 from pop3doctor.net.probe import Route
 

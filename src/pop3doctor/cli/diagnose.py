@@ -17,8 +17,8 @@ from pop3doctor.client import Security
 from pop3doctor.diagnosis.alternatives import probe
 from pop3doctor.diagnosis.markdown import render_markdown
 from pop3doctor.diagnosis.model import Report, Settings
-from pop3doctor.diagnosis.network import parse_reference
 from pop3doctor.diagnosis.runner import diagnose
+from pop3doctor.diagnosis.triangulation import parse_reference
 from pop3doctor.i18n import Lang, Msg, resolve_lang
 from pop3doctor.net.timeouts import Timeouts
 
