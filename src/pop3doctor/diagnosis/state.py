@@ -52,7 +52,7 @@ def filled(msg: Msg, values: Mapping[str, object]) -> Msg:
 
 
 class Run:
-    """State of one diagnosis run; `diagnose` drives it."""
+    """The report being written and what every step shares (read-only but for the report and ``values``)."""
 
     def __init__(
         self,
