@@ -16,8 +16,8 @@ from pop3doctor.cli.render import render_finding, render_verdict
 from pop3doctor.diagnosis.auto_security import auto_security
 from pop3doctor.diagnosis.markdown import render_markdown
 from pop3doctor.diagnosis.model import Report, Settings
-from pop3doctor.diagnosis.network import parse_reference
 from pop3doctor.diagnosis.runner import diagnose
+from pop3doctor.diagnosis.triangulation import parse_reference
 from pop3doctor.i18n import Lang, Msg, resolve_lang
 
 _NEED_HOST = Msg("--host と --user を指定してください", "--host and --user are required")

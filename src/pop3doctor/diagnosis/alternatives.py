@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pop3doctor.client import Pop3Client, probe_capabilities
 from pop3doctor.diagnosis.model import Settings, Suggestion
+from pop3doctor.diagnosis.state import Run
 from pop3doctor.endpoint import DEFAULT_PORTS, Endpoint, Security
 from pop3doctor.knowledge.evidence import cause_for_error
 from pop3doctor.net.timeouts import Timeouts
+from pop3doctor.racing import race
+
+#: A port and security mode to try.
+Combo = tuple[int, Security]
 
 #: What mail programs offer, best first: implicit TLS (RFC 8314 prefers it),
 #: then STARTTLS.  Plain text is never suggested when either works.
-CANDIDATES: tuple[tuple[int, Security], ...] = (
+CANDIDATES: tuple[Combo, ...] = (
     (DEFAULT_PORTS[Security.SSL], Security.SSL),
     (DEFAULT_PORTS[Security.STARTTLS], Security.STARTTLS),
 )
@@ -52,14 +58,14 @@ async def probe(
     return ProbeResult(port, security, True, None, outcome.stls)
 
 
-def candidates_for(settings: Settings, extra_ports: tuple[int, ...] = ()) -> list[tuple[int, Security]]:
+def candidates_for(settings: Settings, extra_ports: tuple[int, ...] = ()) -> list[Combo]:
     current = (settings.port, settings.security)
     combos = list(CANDIDATES)
     # The user's own port with the other TLS mode: "SSL on a plain port" and
     # the reverse are the most common mistakes of all.
     for port in (settings.port, *extra_ports):
         combos += [(port, Security.SSL), (port, Security.STARTTLS)]
-    seen: list[tuple[int, Security]] = []
+    seen: list[Combo] = []
     for combo in combos:
         if combo != current and combo not in seen:
             seen.append(combo)
@@ -88,39 +94,21 @@ async def probe_alternatives(
     # Probes need no long greeting wait: a server that answers at all greets at once.
     timeouts = dataclasses.replace(timeouts, greeting=min(timeouts.greeting, timeouts.connect))
     combos = candidates_for(settings, extra_ports)
-    tasks = {
-        asyncio.ensure_future(probe(settings, port, sec, timeouts=timeouts, nameservers=nameservers)): (port, sec)
-        for port, sec in combos
-    }
-    done_results: list[ProbeResult] = []
-    pending = set(tasks)
-    watch: set[asyncio.Future[Any]] = {port_failed} if port_failed is not None else set()
-    cancelled: set[asyncio.Task[ProbeResult]] = set()
-    try:
-        while pending:
-            finished, _ = await asyncio.wait({*pending, *watch}, return_when=asyncio.FIRST_COMPLETED)
-            done_results += [t.result() for t in pending if t in finished]
-            pending -= finished
-            if port_failed is not None and port_failed.done():
-                watch.clear()
-                doomed = {t for t in pending if tasks[t][0] == settings.port}
-                for task in doomed:
-                    task.cancel()
-                    port, sec = tasks[task]
-                    done_results.append(ProbeResult(port, sec, False, port_failed.result()))
-                pending -= doomed
-                cancelled |= doomed
-            winners = [r for r in done_results if r.ok]
-            if winners:
-                top = min(_rank(settings, r.port, r.security) for r in winners)
-                if all(_rank(settings, *tasks[t]) > top for t in pending):
-                    break
-    finally:
-        for task in pending:
-            task.cancel()
-        if pending or cancelled:
-            await asyncio.wait(pending | cancelled)
-    return sorted(done_results, key=lambda r: _rank(settings, r.port, r.security))
+    work = {combo: probe(settings, *combo, timeouts=timeouts, nameservers=nameservers) for combo in combos}
+
+    def best_is_in(results: Mapping[Combo, ProbeResult], pending: Collection[Combo]) -> bool:
+        ranks = [_rank(settings, r.port, r.security) for r in results.values() if r.ok]
+        return bool(ranks) and all(_rank(settings, *combo) > min(ranks) for combo in pending)
+
+    def same_port(_cause: str) -> list[Combo]:
+        return [combo for combo in combos if combo[0] == settings.port]
+
+    out = await race(work, settled=best_is_in, watch=port_failed, on_watch=same_port)
+    results = list(out.results.values())
+    if out.doomed and port_failed is not None:
+        # Cancelled because the user's own port failed: they fail for the same cause.
+        results += [ProbeResult(port, sec, False, port_failed.result()) for port, sec in out.doomed]
+    return sorted(results, key=lambda r: _rank(settings, r.port, r.security))
 
 
 def _rank(settings: Settings, port: int, security: Security) -> tuple[int, bool, bool]:
@@ -136,3 +124,12 @@ def best(settings: Settings, results: list[ProbeResult]) -> Suggestion | None:
         return None
     choice = min(working, key=lambda r: _rank(settings, r.port, r.security))
     return Suggestion(settings.host, choice.port, choice.security, settings.user)
+
+
+async def alternatives_evidence(run: Run) -> dict[str, Any]:
+    """Probe the alternatives for ``run``; suggest the best that works; the probes as evidence."""
+    results = await probe_alternatives(
+        run.settings, timeouts=run.timeouts, nameservers=run.nameservers, extra_ports=run.extra_ports
+    )
+    run.suggest(best(run.settings, results))
+    return {"alternatives": [r.to_dict() for r in results]}

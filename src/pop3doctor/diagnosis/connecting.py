@@ -1,39 +1,69 @@
-"""The connect stage's hard part: when TCP to the POP3 port fails, find out why.
+"""The connect step, and its hard part: when TCP to the POP3 port fails, find out why.
 
 Alternatives (other port or security mode) and triangulation (other ports of
 the host, a reference endpoint) start once the connection has been pending
-for a moment, so the verdict arrives within about one connect timeout.  Also
-the name-lookup failure ("did you mean", verified close names).
+for a moment, so the verdict arrives within about one connect timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
-from typing import Any
 
 from pop3doctor.client import Pop3Client
-from pop3doctor.diagnosis import network as nw
-from pop3doctor.diagnosis.alternatives import ProbeResult, best, probe, probe_alternatives
-from pop3doctor.diagnosis.model import Finding, Suggestion
-from pop3doctor.diagnosis.state import Run, evidence_of
-from pop3doctor.i18n import Msg
+from pop3doctor.diagnosis import messages as m
+from pop3doctor.diagnosis.alternatives import ProbeResult, best, probe_alternatives
+from pop3doctor.diagnosis.localnet import NetworkFacts
+from pop3doctor.diagnosis.model import Finding, Status
+from pop3doctor.diagnosis.state import Connected, Run, RunState, evidence_of, need
+from pop3doctor.diagnosis.tasks import cancel
+from pop3doctor.diagnosis.triangulation import TRIANGULATION_PORTS, Triangulation, connect_verdict, triangulate
 from pop3doctor.knowledge.evidence import cause_for_error
-from pop3doctor.net.errors import (
-    DnsNotFound,
-    DnsUnavailable,
-    NetError,
-    TlsHandshakeFailed,
-)
+from pop3doctor.net.connection import Connection
+from pop3doctor.net.errors import NetError, TlsHandshakeFailed
+from pop3doctor.net.probe import PortCheck, tcp_probe
 
 
-class ConnectFailed(Exception):
-    """The POP3 port could not be connected to; ``finding`` says why (already recorded)."""
+async def connect(state: RunState) -> AsyncIterator[Finding]:
+    """TCP to the POP3 port (and, for implicit TLS, the handshake); provides ``client`` and ``connected``."""
+    run, addresses = state.run, need(state.addresses)
+    client = state.client = run.new_client()
+    try:
+        opened = await open_with_fallbacks(run, client, need(state.lookup).facts, addresses)
+    except TlsHandshakeFailed as exc:
+        # TCP worked; the TLS handshake did not (the tls step says why).
+        attempts = [a.to_dict() for a in exc.attempts]
+        yield run.passed("connect", m.CONNECT_OK, {"attempts": attempts}, address=exc.address or run.settings.host)
+        state.connected = Connected(exc.attempts, tls_error=exc)
+        return
+    if isinstance(opened, Finding):
+        yield opened
+        return
+    attempts = [a.to_dict() for a in opened.attempts]
+    yield run.passed("connect", m.CONNECT_OK, {"attempts": attempts}, address=opened.peer[0])
+    v4_won = any(a.family == "ipv4" and a.outcome == "ok" for a in opened.attempts)
+    ipv6_check: asyncio.Task[PortCheck | None] | None = None
+    if v4_won and any(a.family == "ipv6" and a.outcome not in ("ok", "abandoned") for a in opened.attempts):
+        yield run.problem("connect", "ipv6-broken", status=Status.WARN, evidence={"attempts": attempts})
+    elif v4_won and any(a.family == "ipv6" and a.outcome == "abandoned" for a in opened.attempts):
+        # IPv4 won the race before IPv6 answered: that proves nothing
+        # about IPv6 yet.  Ask it alone, in the background, so the verdict
+        # over IPv4 is not delayed; the answer is read at the end.
+        s = run.settings
+        ipv6_check = asyncio.ensure_future(_ipv6_only(s.host, s.port, addresses, timeout=run.timeouts.connect))
+    state.connected = Connected(opened.attempts, ipv6_check=ipv6_check)
 
-    def __init__(self, finding: Finding) -> None:
-        super().__init__(finding.cause)
-        self.finding = finding
+
+async def _ipv6_only(
+    host: str, port: int, addresses: Sequence[tuple[str, str]], *, timeout: float
+) -> PortCheck | None:
+    """Connect over IPv6 only (the race let IPv4 win before IPv6 finished); None without AAAA."""
+    v6 = [(family, ip) for family, ip in addresses if family == "ipv6"]
+    if not v6:
+        return None
+    return await tcp_probe(host, port, v6, timeout=timeout)
 
 
 def _hedge_delay(run: Run) -> float:
@@ -49,8 +79,8 @@ def _hedge_delay(run: Run) -> float:
 
 
 async def _fallbacks(
-    run: Run, primary: asyncio.Future[str], started: float
-) -> tuple[list[ProbeResult], nw.Triangulation]:
+    run: Run, addresses: Sequence[tuple[str, str]], primary: asyncio.Future[str], started: float
+) -> tuple[list[ProbeResult], Triangulation]:
     """Alternatives (other port/security) and triangulation (other ports, reference), in parallel.
 
     ``started`` is when the user's own connection attempt began: the probes
@@ -59,7 +89,7 @@ async def _fallbacks(
     """
     s = run.settings
     connect = max(run.timeouts.connect - (time.monotonic() - started), run.timeouts.connect / 2)
-    ports = [p for p in dict.fromkeys((*nw.TRIANGULATION_PORTS, *run.extra_ports)) if p != s.port]
+    ports = [p for p in dict.fromkeys((*TRIANGULATION_PORTS, *run.extra_ports)) if p != s.port]
     alternatives, triangulation = await asyncio.gather(
         probe_alternatives(
             s,
@@ -68,9 +98,9 @@ async def _fallbacks(
             extra_ports=run.extra_ports,
             port_failed=primary,
         ),
-        nw.triangulate(
+        triangulate(
             s.host,
-            run.addresses,
+            addresses,
             ports,
             reference=run.reference,
             timeout=connect,
@@ -81,19 +111,21 @@ async def _fallbacks(
     return alternatives, triangulation
 
 
-async def open_with_fallbacks(run: Run, client: Pop3Client) -> Any:
-    """``client.open()``; when TCP fails, a `ConnectFailed` whose finding names the cause.
+async def open_with_fallbacks(
+    run: Run, client: Pop3Client, facts: NetworkFacts, addresses: Sequence[tuple[str, str]]
+) -> Connection | Finding:
+    """``client.open()``; when TCP fails, the finding (already recorded) that names the cause.
 
     `TlsHandshakeFailed` passes through: TCP worked, the caller handles TLS.
     """
     started = time.monotonic()
     opening = asyncio.ensure_future(client.open())
     primary: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    fallbacks: asyncio.Task[tuple[list[ProbeResult], nw.Triangulation]] | None = None
+    fallbacks: asyncio.Task[tuple[list[ProbeResult], Triangulation]] | None = None
     try:
         done, _ = await asyncio.wait([opening], timeout=_hedge_delay(run))
         if not done:
-            fallbacks = asyncio.ensure_future(_fallbacks(run, primary, started))
+            fallbacks = asyncio.ensure_future(_fallbacks(run, addresses, primary, started))
         try:
             return await opening
         except TlsHandshakeFailed:
@@ -102,60 +134,28 @@ async def open_with_fallbacks(run: Run, client: Pop3Client) -> Any:
             cause = cause_for_error(exc)
             primary.set_result(cause)
             if fallbacks is None:
-                fallbacks = asyncio.ensure_future(_fallbacks(run, primary, started))
+                fallbacks = asyncio.ensure_future(_fallbacks(run, addresses, primary, started))
             alternatives, triangulation = await fallbacks
             fallbacks = None
-            run.suggest(best(run.settings, alternatives))
-            verdict = nw.connect_verdict(cause, triangulation, run.facts, run.settings.port)
-            evidence = evidence_of(exc)
-            evidence["alternatives"] = [r.to_dict() for r in alternatives]
-            evidence["triangulation"] = triangulation.to_dict()
-            evidence["interpretation"] = verdict.interpretation
-            raise ConnectFailed(run.problem("connect", verdict.cause, evidence=evidence, note=verdict.note)) from exc
+            return _explained(run, exc, cause, alternatives, triangulation, facts)
     finally:
-        await nw.cancel(fallbacks)
+        await cancel(fallbacks)
         if not opening.done():
-            await nw.cancel(opening)
+            await cancel(opening)
 
 
-async def resolve_problem(run: Run, exc: NetError, email_domain: str | None) -> Finding:
-    """The name lookup failed: say whether the name is wrong (with close names) or DNS is."""
-    s = run.settings
+def _explained(
+    run: Run,
+    exc: NetError,
+    cause: str,
+    alternatives: list[ProbeResult],
+    triangulation: Triangulation,
+    facts: NetworkFacts,
+) -> Finding:
+    run.suggest(best(run.settings, alternatives))
+    verdict = connect_verdict(cause, triangulation, facts, run.settings.port)
     evidence = evidence_of(exc)
-    cause = cause_for_error(exc)
-    note: Msg | None = None
-    extra: list[Msg] = []
-    if isinstance(exc, DnsUnavailable):
-        note = nw.name_unavailable_note(s.host, exc)
-    elif isinstance(exc, DnsNotFound):
-        domain = nw.email_domain_of(s.user, email_domain)
-        suggestions = await nw.did_you_mean(s.host, domain, nameservers=run.nameservers, timeout=run.timeouts.resolve)
-        evidence["did_you_mean"] = [x.to_dict() for x in suggestions]
-        if suggestions:
-            names = ", ".join(x.name for x in suggestions)
-            extra.append(nw.fmt(nw.DID_YOU_MEAN, names=names))
-            verified = await _verify_names(run, [x.name for x in suggestions if x.addresses])
-            if verified:
-                run.suggest(Suggestion(verified, s.port, s.security, s.user))
-                evidence["verified_host"] = verified
-                extra.insert(0, nw.fmt(nw.VERIFIED_NAME, name=verified, port=s.port))
-    return run.problem("resolve", cause, evidence=evidence, extra_remedy=extra, note=note)
-
-
-async def _verify_names(run: Run, names: list[str]) -> str | None:
-    """The first of ``names`` (in order) where a POP3 server answers with the user's port and security."""
-    if not names:
-        return None
-    s = run.settings
-    results = await asyncio.gather(
-        *(
-            probe(
-                replace(s, host=name), s.port, s.security, timeouts=run.timeouts, nameservers=run.nameservers
-            )
-            for name in names
-        )
-    )
-    for name, result in zip(names, results, strict=True):
-        if result.ok:
-            return name
-    return None
+    evidence["alternatives"] = [r.to_dict() for r in alternatives]
+    evidence["triangulation"] = triangulation.to_dict()
+    evidence["interpretation"] = verdict.interpretation
+    return run.problem("connect", verdict.cause, evidence=evidence, note=verdict.note)

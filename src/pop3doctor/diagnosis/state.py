@@ -1,32 +1,52 @@
-"""The state of one diagnosis run and the builders of its findings.
+"""The state of one diagnosis run: the report being written, and what the steps hand down.
 
-`Run` holds what the stages share (settings, timeouts, the redacted
-transcript, the report being filled, values for the remedy placeholders);
-`passed`/`problem`/`skipped` turn a stage's outcome into a `Finding` with
-the cause catalogue's texts in both languages.
+`Run` holds what every step shares and nobody replaces (settings, timeouts,
+the redacted transcript, the report being filled, values for the remedy
+placeholders); `passed`/`problem`/`skipped` turn a step's outcome into a
+`Finding` with the cause catalogue's texts in both languages.
+
+`RunState` carries what one step provides to the later ones (the addresses,
+the connected client, the capabilities, ...); which step writes which field
+is declared in the step table (`pipeline.py`), which checks it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import time
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+from pop3doctor.client import Pop3Client
 from pop3doctor.diagnosis import messages as m
-from pop3doctor.diagnosis import network as nw
+from pop3doctor.diagnosis.localnet import NetworkFacts
 from pop3doctor.diagnosis.model import Finding, Report, Settings, Status, Suggestion
 from pop3doctor.diagnosis.text import SECURITY_LABELS
+from pop3doctor.endpoint import Security
+from pop3doctor.errors import Pop3DoctorError
 from pop3doctor.i18n import Msg
 from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.knowledge.evidence import interception_product
 from pop3doctor.knowledge.placeholders import fill
 from pop3doctor.knowledge.providers import provider_notes
-from pop3doctor.net.errors import NetError
+from pop3doctor.net.attempt import Attempt
+from pop3doctor.net.errors import NetError, TlsHandshakeFailed
 from pop3doctor.net.probe import PortCheck
 from pop3doctor.net.timeouts import Timeouts
+from pop3doctor.protocol.capabilities import Capabilities
 from pop3doctor.transcript import Transcript
+
+T = TypeVar("T")
+
+#: What a failing server or network raises: the errors a diagnosis turns into
+#: findings (`pipeline.run_steps` is where).  Anything else is a bug and propagates.
+#: `LocalProtocolError` is one too, but it is our own misuse of the protocol: the
+#: places that catch `DIAGNOSABLE` let it through first.
+DIAGNOSABLE = (Pop3DoctorError,)
+Diagnosable = Pop3DoctorError
 
 
 def filled(msg: Msg, values: Mapping[str, object]) -> Msg:
@@ -34,7 +54,7 @@ def filled(msg: Msg, values: Mapping[str, object]) -> Msg:
 
 
 class Run:
-    """State of one diagnosis run; `diagnose` drives it."""
+    """The report being written and what every step shares (read-only but for the report and ``values``)."""
 
     def __init__(
         self,
@@ -47,17 +67,22 @@ class Run:
         self.nameservers = nameservers
         self.extra_ports = extra_ports
         self.reference = reference
-        self.facts: nw.NetworkFacts | None = None
-        self.addresses: list[tuple[str, str]] = []
-        #: The IPv6-only connection check started when IPv4 won the race
-        #: before IPv6 finished; read at the end of the run.
-        self.ipv6_task: asyncio.Task[PortCheck | None] | None = None
         self.timeouts = Timeouts.from_total(settings.timeout)
         self.transcript = Transcript()
         self.values: dict[str, object] = dict(settings.public())
         self.report = Report(settings)
         self.started = time.monotonic()
         self._stage_start = self.started
+
+    @property
+    def security(self) -> Security:
+        return self.settings.security
+
+    def new_client(self) -> Pop3Client:
+        """A client for the settings under test (not connected yet): the one place the run builds one."""
+        return Pop3Client.from_endpoint(
+            self.settings, timeouts=self.timeouts, nameservers=self.nameservers, transcript=self.transcript
+        )
 
     def begin(self) -> None:
         self._stage_start = time.monotonic()
@@ -159,3 +184,74 @@ def is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# -- what the steps hand down ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the caller asked for besides the settings (read-only for every step)."""
+
+    password: str | None
+    try_username_forms: bool = False
+    email_domain: str | None = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """This computer's network and the name lookup, done together by the network step."""
+
+    facts: NetworkFacts
+    addresses: list[tuple[str, str]]
+    #: Why the lookup failed (the resolve step explains it), or None.
+    error: NetError | None = None
+
+
+@dataclass(frozen=True)
+class Connected:
+    """TCP to the POP3 port worked."""
+
+    attempts: list[Attempt]
+    #: The implicit-TLS handshake failed after TCP worked (the tls step reports it).
+    tls_error: TlsHandshakeFailed | None = None
+    #: The IPv6-only connection check started when IPv4 won the race before
+    #: IPv6 finished; read at the end of the run.
+    ipv6_check: asyncio.Task[PortCheck | None] | None = None
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    count: int
+    octets: int
+
+
+@dataclass
+class RunState:
+    """Passed down the steps.  Each field below ``options`` is written by one step only
+    (the table in `pipeline.py` declares which, and checks it); None until then.
+    """
+
+    run: Run
+    options: Options
+    lookup: Lookup | None = None
+    addresses: list[tuple[str, str]] | None = None
+    #: Created by the connect step before it connects; closed by the pipeline.
+    client: Pop3Client | None = None
+    connected: Connected | None = None
+    #: The capabilities login and the mailbox check go by (after STARTTLS, if any).
+    caps: Capabilities | None = None
+    #: The login method that worked.
+    mechanism: str | None = None
+    mailbox: Mailbox | None = None
+
+    def provided(self) -> dict[str, object]:
+        """The fields steps provide, with their current values."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("run", "options")}
+
+
+def need(value: T | None) -> T:
+    """A step's input; None means the step table lets a step run before its provider (a bug)."""
+    if value is None:
+        raise RuntimeError("a diagnosis step ran before the step that provides its input")
+    return value

@@ -1,0 +1,118 @@
+"""The login step: one attempt with the user's password, and what a refusal means.
+
+The password is used for at most one login attempt per run by default
+(accounts lock after a few failures); ``--try-username-forms`` allows one
+more, with the full e-mail address as the user name.  Which refusal leads to
+what (the alternatives probe, the OAuth reading) is data: causes.toml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+
+from pop3doctor.diagnosis import messages as m
+from pop3doctor.diagnosis.alternatives import alternatives_evidence
+from pop3doctor.diagnosis.model import Finding, Settings, Status, Suggestion
+from pop3doctor.diagnosis.state import DIAGNOSABLE, Diagnosable, RunState, evidence_of, filled, is_ip, need
+from pop3doctor.endpoint import Security
+from pop3doctor.errors import AuthError, PolicyError
+from pop3doctor.i18n import Msg
+from pop3doctor.knowledge.causes import get_cause
+from pop3doctor.knowledge.evidence import cause_for_error
+from pop3doctor.protocol.errors import LocalProtocolError
+
+#: SASL mechanisms that take a bearer token, not a password.
+TOKEN_SASL = frozenset({"XOAUTH2", "OAUTHBEARER"})
+
+
+def _full_address(settings: Settings, domain: str | None) -> str | None:
+    """The user name as a full address, when the user gave only the local part."""
+    if "@" in settings.user:
+        return None
+    if domain is None:
+        labels = settings.host.split(".")
+        if is_ip(settings.host) or len(labels) < 2:
+            return None
+        drop = labels[0].lower() in ("pop", "pop3", "mail", "pop-mail", "mx", "in", "incoming")
+        domain = ".".join(labels[1:] if drop and len(labels) > 2 else labels)
+    return f"{settings.user}@{domain}"
+
+
+def conditions(sasl: Collection[str]) -> frozenset[str]:
+    """The causes.toml override conditions that hold for the offered SASL mechanisms."""
+    return frozenset({"token-sasl-only"}) if sasl and set(sasl) <= TOKEN_SASL else frozenset()
+
+
+async def login(state: RunState) -> AsyncIterator[Finding]:
+    """Log in once; provides ``mechanism``.  Without a password (or encryption) it stops here."""
+    run, s = state.run, state.run.settings
+    client, caps = need(state.client), need(state.caps)
+    if run.security is Security.PLAIN and not s.allow_plaintext:
+        # We never send a password in clear text unless told to.  Say what
+        # to change instead: STARTTLS on this port, or SSL/TLS on 995.
+        evidence = {"stls_offered": caps.stls, "capabilities": caps.to_dict()}
+        evidence.update(await alternatives_evidence(run))
+        cause = "encryption-off" if run.report.suggested else "starttls-unavailable"
+        yield run.problem("login", cause, evidence=evidence)
+        return
+    password = state.options.password
+    if password is None:
+        yield run.skipped("login", m.LOGIN_NO_PASSWORD)
+        return
+    mechanism = client.choose_mechanism() if s.auth == "auto" else s.auth.upper()
+    await client.login(s.user, password, mechanism=mechanism)
+    yield run.passed("login", m.LOGIN_OK, {"mechanism": mechanism}, mechanism=mechanism)
+    if not client.encrypted:
+        run.report.findings.append(Finding("login", Status.WARN, m.LOGIN_PLAINTEXT_WARNING, cause="encryption-off"))
+        yield run.report.findings[-1]
+    state.mechanism = mechanism
+
+
+async def login_failed(state: RunState, exc: Diagnosable) -> AsyncIterator[Finding]:
+    run = state.run
+    sasl = need(state.caps).sasl
+    if isinstance(exc, PolicyError):
+        # We did not send the password: no offered method fits (or it would go in clear).
+        cause = get_cause(cause_for_error(exc)).reported_as("login-withheld", conditions(sasl))
+        yield run.problem("login", cause, evidence=evidence_of(exc) | {"sasl": sorted(set(sasl))})
+    elif isinstance(exc, AuthError):
+        yield await _refused(state, exc, conditions(sasl))
+    else:
+        yield run.problem("login", cause_for_error(exc), evidence=evidence_of(exc))
+
+
+async def _refused(state: RunState, exc: AuthError, holding: frozenset[str]) -> Finding:
+    """The server refused the login: read its answer, try the full address if allowed."""
+    run, s, options = state.run, state.run.settings, state.options
+    cause = get_cause(cause_for_error(exc)).reported_as("login", holding)
+    evidence = evidence_of(exc)
+    extra: list[Msg] = []
+    full = _full_address(s, options.email_domain)
+    if cause in ("auth-failed", "user-unknown") and full and options.password is not None:
+        if options.try_username_forms:
+            worked = await _try_user(state, full, options.password)
+            evidence["tried_username"] = {"user": full, "ok": worked}
+            if worked:
+                cause = "username-format"
+                run.suggest(Suggestion(s.host, s.port, s.security, full))
+        else:
+            extra.append(filled(m.USERNAME_HINT, {"full": full}))
+    if get_cause(cause).probes_alternatives("login"):
+        evidence.update(await alternatives_evidence(run))
+    return run.problem("login", cause, evidence=evidence, extra_remedy=extra)
+
+
+async def _try_user(state: RunState, user: str, password: str) -> bool:
+    """One more login with another user-name form (only with --try-username-forms)."""
+    client = state.run.new_client()
+    try:
+        await client.connect()
+        await client.login(user, password)
+        await client.quit()
+        return True
+    except LocalProtocolError:
+        raise  # our own bug, not an answer about this user-name form
+    except DIAGNOSABLE:  # any failure of the server or the network: this form did not work
+        return False
+    finally:
+        await client.aclose()
