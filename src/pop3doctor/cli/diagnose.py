@@ -19,11 +19,10 @@ from pop3doctor.diagnosis.markdown import render_markdown
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.network import parse_reference
 from pop3doctor.diagnosis.runner import diagnose
-from pop3doctor.i18n import Lang, Msg, resolve_lang
+from pop3doctor.i18n import Lang, catalog, resolve_lang
 from pop3doctor.net.timeouts import Timeouts
 
-_NEED_HOST = Msg("--host と --user を指定してください", "--host and --user are required")
-_BAD_REFERENCE = Msg("--reference は ホスト:ポート の形で指定してください", "--reference must be HOST:PORT")
+_t = catalog("cli")
 
 
 def _check_reference(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -32,11 +31,8 @@ def _check_reference(ctx: click.Context, param: click.Parameter, value: str | No
     try:
         parse_reference(value)
     except ValueError:
-        raise click.BadParameter(_BAD_REFERENCE(resolve_lang(ctx.params.get("lang")))) from None
+        raise click.BadParameter(_t.DIAGNOSE_BAD_REFERENCE(resolve_lang(ctx.params.get("lang")))) from None
     return value
-
-
-_REPORT_SAVED = Msg("サポート用レポートを保存しました: {path}", "Support report saved: {path}")
 
 
 async def _auto_security(
@@ -91,7 +87,7 @@ async def _run(
         render_verdict(console, report, lang)
     if report_path:
         Path(report_path).write_text(render_markdown(report, lang), encoding="utf-8")
-        console.print(_REPORT_SAVED(lang, path=report_path))
+        console.print(_t.DIAGNOSE_REPORT_SAVED(lang, path=report_path))
     return report.exit_code
 
 
@@ -168,7 +164,7 @@ def command(
         )
         email = email or address
     if not host or not user:
-        raise click.UsageError(_NEED_HOST(language))
+        raise click.UsageError(_t.DIAGNOSE_NEED_HOST(language))
     password = read_password(user=user, password_env=password_env, password_stdin=password_stdin, lang=language)
     nameservers = list(dns_servers) or None
     chosen, chosen_port = security_and_port(security, port)
