@@ -8,6 +8,7 @@ every ``catalog.NAME`` read in src/ exists, and every entry is read somewhere.
 from __future__ import annotations
 
 import ast
+import copy
 import fnmatch
 import string
 import tomllib
@@ -112,6 +113,11 @@ def test_catalogs_load_once_and_groups_are_read_only() -> None:
     assert labels["plain"] == Msg("なし（平文）", "none (plain text)")
     with pytest.raises(TypeError):
         labels["plain"] = Msg("x", "y")  # type: ignore[index]
+
+
+def test_a_catalog_copies() -> None:
+    duplicate = copy.deepcopy(catalog("sync"))
+    assert duplicate.entries == catalog("sync").entries
 
 
 def test_a_delegating_module_reads_its_catalog() -> None:

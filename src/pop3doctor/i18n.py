@@ -91,6 +91,8 @@ class Catalog:
         self._groups = {name: MappingProxyType(dict(members)) for name, members in groups.items()}
 
     def __getattr__(self, name: str) -> Msg:
+        if name.startswith("_"):  # a slot not yet set (copy, pickle): no recursion through msg()
+            raise AttributeError(name)
         return self.msg(name)
 
     def msg(self, name: str) -> Msg:
