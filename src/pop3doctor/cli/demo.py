@@ -22,9 +22,11 @@ from pop3doctor.cli.render import render_finding, render_verdict
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
 from pop3doctor.endpoint import Security
-from pop3doctor.i18n import Lang, Msg, resolve_lang
+from pop3doctor.i18n import Lang, Msg, catalog, resolve_lang
 from pop3doctor.lab import LabServer
 from pop3doctor.lab.scenarios import get_scenario
+
+_t = catalog("cli")
 
 
 @dataclass(frozen=True)
@@ -52,34 +54,17 @@ CASES = (
     DemoCase("mailbox-in-use", "tls", Security.SSL),
 )
 
-_INTRO = Msg(
-    "pop3doctor デモ: このパソコンの中だけで動く練習用 POP3 サーバー（lab）に対して、"
-    "よくある受信トラブルを再現し、診断します。インターネットには接続しません。",
-    "pop3doctor demo: a practice POP3 server (the lab) runs on this computer only and reproduces "
-    "common receiving problems; each is diagnosed. Nothing goes to the Internet.",
-)
-_CASE = Msg("ケース {n}/{total}: {headline}", "Case {n}/{total}: {headline}")
-_SETTINGS = Msg(
-    "設定: サーバー {host} / ポート {port} / 暗号化 {security} / ユーザー {user}",
-    "Settings: server {host} / port {port} / security {security} / user {user}",
-)
-_DONE = Msg(
-    "本物のサーバーを診断するには: pop3doctor diagnose --host <サーバー名> --user <ユーザー名>",
-    "To diagnose a real server: pop3doctor diagnose --host <server> --user <user name>",
-)
-
 
 async def _run_case(console: Console, case: DemoCase, n: int, lang: Lang, workdir: Path) -> str:
     headline = case.headline or get_scenario(case.scenario).description
-    console.print(Rule(escape(_CASE(lang, n=n, total=len(CASES), headline=headline(lang)))))
+    console.print(Rule(escape(_t.DEMO_CASE(lang, n=n, total=len(CASES), headline=headline(lang)))))
     async with LabServer(case.scenario) as lab:
         ca = workdir / f"lab-ca-{n}.pem"
         lab.write_ca(str(ca))
         port = lab.tls_port if case.port == "tls" or lab.port is None else lab.port
         settings = Settings(lab.host, port, case.security, lab.user, ca_file=str(ca), timeout=3)
-        console.print(
-            f"[dim]{escape(_SETTINGS(lang, host=lab.host, port=port, security=case.security, user=lab.user))}[/dim]"
-        )
+        shown = _t.DEMO_SETTINGS(lang, host=lab.host, port=port, security=case.security, user=lab.user)
+        console.print(f"[dim]{escape(shown)}[/dim]")
         report = Report(settings)
         extra = tuple(p for p in (lab.tls_port, lab.port) if p is not None)
         async for finding in diagnose(settings, lab.password, extra_ports=extra, report=report):
@@ -91,13 +76,13 @@ async def _run_case(console: Console, case: DemoCase, n: int, lang: Lang, workdi
 
 async def _demo(lang: Lang) -> list[str]:
     console = Console(soft_wrap=True)
-    console.print(f"[bold]{escape(_INTRO(lang))}[/bold]")
+    console.print(f"[bold]{escape(_t.DEMO_INTRO(lang))}[/bold]")
     console.print()
     verdicts = []
     with tempfile.TemporaryDirectory(prefix="pop3doctor-demo-") as tmp:
         for n, case in enumerate(CASES, 1):
             verdicts.append(await _run_case(console, case, n, lang, Path(tmp)))
-    console.print(escape(_DONE(lang)))
+    console.print(escape(_t.DEMO_DONE(lang)))
     return verdicts
 
 

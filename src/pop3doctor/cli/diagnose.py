@@ -18,10 +18,9 @@ from pop3doctor.diagnosis.markdown import render_markdown
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
 from pop3doctor.diagnosis.triangulation import parse_reference
-from pop3doctor.i18n import Lang, Msg, resolve_lang
+from pop3doctor.i18n import Lang, catalog, resolve_lang
 
-_NEED_HOST = Msg("--host と --user を指定してください", "--host and --user are required")
-_BAD_REFERENCE = Msg("--reference は ホスト:ポート の形で指定してください", "--reference must be HOST:PORT")
+_t = catalog("cli")
 
 
 def _check_reference(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -30,11 +29,10 @@ def _check_reference(ctx: click.Context, param: click.Parameter, value: str | No
     try:
         parse_reference(value)
     except ValueError:
-        raise click.BadParameter(_BAD_REFERENCE(resolve_lang(ctx.params.get("lang")))) from None
+        raise click.BadParameter(_t.DIAGNOSE_BAD_REFERENCE(resolve_lang(ctx.params.get("lang")))) from None
     return value
 
 
-_REPORT_SAVED = Msg("サポート用レポートを保存しました: {path}", "Support report saved: {path}")
 
 
 async def _run(
@@ -71,7 +69,7 @@ async def _run(
         render_verdict(console, report, lang)
     if report_path:
         Path(report_path).write_text(render_markdown(report, lang), encoding="utf-8")
-        console.print(_REPORT_SAVED(lang, path=report_path))
+        console.print(_t.DIAGNOSE_REPORT_SAVED(lang, path=report_path))
     return report.exit_code
 
 
@@ -150,7 +148,7 @@ def command(
             port, security = found.port, found.security.value
         email = email or address
     if not host or not user:
-        raise click.UsageError(_NEED_HOST(language))
+        raise click.UsageError(_t.DIAGNOSE_NEED_HOST(language))
     password = read_password(user=user, password_env=password_env, password_stdin=password_stdin, lang=language)
     nameservers = list(dns_servers) or None
     chosen, chosen_port = security_and_port(security, port)

@@ -11,26 +11,16 @@ import json
 import click
 from rich.console import Console
 
-from pop3doctor.i18n import Lang, Msg, resolve_lang
+from pop3doctor.i18n import Lang, catalog, resolve_lang
 from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.knowledge.explain import explain
 
-_UNKNOWN = Msg(
-    ja="このメッセージの原因はわかりませんでした。",
-    en="The cause of this message is not known.",
-)
-_ADVICE = Msg(
-    ja="`pop3doctor diagnose` を実行すると、接続からログインまで順に調べて原因を特定します。",
-    en="Run `pop3doctor diagnose` to check each step from connecting to logging in.",
-)
-_CAUSE = Msg(ja="原因", en="Cause")
-_REMEDY = Msg(ja="対処方法", en="What to do")
-_SOURCE = Msg(ja="判定の根拠", en="Based on")
+_t = catalog("cli")
 
 
 def _payload(cause: str | None, lang: Lang, source: str | None) -> dict[str, object]:
     if cause is None:
-        return {"cause": None, "title": None, "remedy": [_ADVICE(lang)], "source": None}
+        return {"cause": None, "title": None, "remedy": [_t.EXPLAIN_ADVICE(lang)], "source": None}
     info = get_cause(cause)
     return {
         "cause": cause,
@@ -63,17 +53,17 @@ def command(text: tuple[str, ...], as_json: bool, lang: str | None) -> None:
         # at odd places ("2 段階"); the terminal wraps it better.
         console = Console(highlight=False, soft_wrap=True)
         if result.cause is None:
-            console.print(f"[bold yellow]{_UNKNOWN(language)}[/]")
-            console.print(_ADVICE(language), markup=False)
+            console.print(f"[bold yellow]{_t.EXPLAIN_UNKNOWN(language)}[/]")
+            console.print(_t.EXPLAIN_ADVICE(language), markup=False)
         else:
             info = get_cause(result.cause)
-            console.print(f"[bold]{_CAUSE(language)}:[/] ", end="")
+            console.print(f"[bold]{_t.CAUSE(language)}:[/] ", end="")
             console.print(f"{info.title(language)} ({result.cause})", markup=False)
             console.print(info.explanation_text(language), markup=False)
-            console.print(f"[bold]{_REMEDY(language)}:[/]")
+            console.print(f"[bold]{_t.WHAT_TO_DO(language)}:[/]")
             for number, step in enumerate(info.remedy_text(language), 1):
                 console.print(f"  {number}. {step}", markup=False)
             if result.matched_pattern_source:
-                console.print(f"[dim]{_SOURCE(language)}:[/] ", end="")
+                console.print(f"[dim]{_t.EXPLAIN_SOURCE(language)}:[/] ", end="")
                 console.print(result.matched_pattern_source, markup=False, style="dim")
     raise SystemExit(0 if result.cause is not None else 1)

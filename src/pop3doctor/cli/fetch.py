@@ -30,7 +30,7 @@ from rich.progress import (
 
 from pop3doctor.cli.options import connection_options, read_password, security_and_port
 from pop3doctor.endpoint import Endpoint, Security, default_port
-from pop3doctor.i18n import Lang, Msg, resolve_lang
+from pop3doctor.i18n import Lang, catalog, resolve_lang
 from pop3doctor.knowledge.causes import CAUSE_CODES, get_cause
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.sync.config import AccountConfig, ConfigError, PasswordSource, load_config, resolve_password
@@ -41,37 +41,7 @@ from pop3doctor.sync.report import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAG
 from pop3doctor.sync.store import Store
 from pop3doctor.units import human_size
 
-_NO_PASSWORD_ARG = Msg(
-    ja="パスワードをコマンドの引数で渡すことはできません（ほかのユーザーやシェル履歴から見えるため）。"
-    "--password-env 変数名 か --password-stdin を使ってください。",
-    en="A password is never accepted as an argument (other users and the shell history could see it). "
-    "Use --password-env VAR or --password-stdin.",
-)
-_NEED_PASSWORD = Msg(
-    ja="パスワードがありません。--password-env 変数名 か --password-stdin を使うか、端末から実行してください。",
-    en="No password given. Use --password-env VAR or --password-stdin, or run on a terminal to be asked.",
-)
-_SUMMARY = Msg(
-    ja="{account}: {fetched} 通を受信しました（{size}）、{deleted} 通をサーバーから削除しました → {dest}",
-    en="{account}: fetched {fetched} message(s) ({size}), deleted {deleted} from the server -> {dest}",
-)
-_DRY = Msg(
-    ja="{account}: （試行のみ）{fetch} 通を受信し、{delete} 通を削除する予定です。サーバーには {total} 通あります。",
-    en="{account}: (dry run) would fetch {fetch} and delete {delete} message(s); {total} on the server.",
-)
-_SKIPPED_BIG = Msg(
-    ja="{n} 通は --max-size より大きいため、サーバーに残しました。",
-    en="{n} message(s) larger than --max-size were left on the server.",
-)
-_FAILED = Msg(
-    ja="{n} 通を受信できませんでした（次回もう一度試します）:",
-    en="{n} message(s) could not be fetched (retried next run):",
-)
-_STOPPED = Msg(ja="中断しました", en="Stopped")
-_CAUSE = Msg(ja="原因コード", en="cause code")
-_WHAT_TO_DO = Msg(ja="対処方法", en="What to do")
-_DETAIL = Msg(ja="詳細", en="Detail")
-_PROGRESS = Msg(ja="受信中", en="Fetching")
+_t = catalog("cli")
 
 
 _Job = tuple[Account, PasswordSource | None, Store, FetchOptions]
@@ -90,7 +60,7 @@ class _FetchCommand(click.Command):
                 continue
             if arg.split("=", 1)[0] in ("--password", "--pass"):
                 lang = resolve_lang(_lang_in(args))
-                raise _Usage(_NO_PASSWORD_ARG(lang), ctx=ctx)
+                raise _Usage(_t.FETCH_NO_PASSWORD_ARG(lang), ctx=ctx)
         return super().parse_args(ctx, args)
 
 
@@ -148,7 +118,7 @@ class _RichProgress:
 def _render(report: FetchReport, lang: Lang, console: Console) -> None:
     if report.dry_run and report.stop_cause is None:
         console.print(
-            _DRY(
+            _t.FETCH_DRY(
                 lang,
                 account=report.account,
                 fetch=report.would_fetch,
@@ -159,7 +129,7 @@ def _render(report: FetchReport, lang: Lang, console: Console) -> None:
         )
     elif report.stop_stage not in ("lock", "prepare", "connect", "login"):
         console.print(
-            _SUMMARY(
+            _t.FETCH_SUMMARY(
                 lang,
                 account=report.account,
                 fetched=report.fetched,
@@ -172,22 +142,22 @@ def _render(report: FetchReport, lang: Lang, console: Console) -> None:
     for note in report.notes:
         console.print(note.msg(lang), markup=False, style="cyan")
     if report.skipped_too_large:
-        console.print(_SKIPPED_BIG(lang, n=report.skipped_too_large), markup=False, style="yellow")
+        console.print(_t.FETCH_SKIPPED_BIG(lang, n=report.skipped_too_large), markup=False, style="yellow")
     if report.failed:
-        console.print(_FAILED(lang, n=len(report.failed)), markup=False, style="yellow")
+        console.print(_t.FETCH_FAILED(lang, n=len(report.failed)), markup=False, style="yellow")
         for failed in report.failed[:10]:
             console.print(f"  #{failed.msgnum} {failed.uid or ''}: {failed.detail} ({failed.cause})", markup=False)
     if report.stop_cause is not None:
-        console.print(f"{_STOPPED(lang)}: {report.stop_message(lang)}", markup=False, style="bold red")
+        console.print(f"{_t.FETCH_STOPPED(lang)}: {report.stop_message(lang)}", markup=False, style="bold red")
         if report.stop_cause in CAUSE_CODES:
             cause = get_cause(report.stop_cause)
-            console.print(f"  {_CAUSE(lang)}: {report.stop_cause}", markup=False)
+            console.print(f"  {_t.FETCH_CAUSE_CODE(lang)}: {report.stop_cause}", markup=False)
             console.print(f"  {cause.explanation_text(lang, report.settings)}", markup=False)
-            console.print(f"  {_WHAT_TO_DO(lang)}:", markup=False)
+            console.print(f"  {_t.WHAT_TO_DO(lang)}:", markup=False)
             for number, step in enumerate(cause.remedy_text(lang, report.settings), 1):
                 console.print(f"    {number}. {step}", markup=False)
         if report.stop_detail:
-            console.print(f"  {_DETAIL(lang)}: {report.stop_detail}", markup=False, style="dim")
+            console.print(f"  {_t.FETCH_DETAIL(lang)}: {report.stop_detail}", markup=False, style="dim")
 
 
 def _overall(codes: Sequence[int]) -> int:
@@ -208,7 +178,7 @@ async def _run_one(
     err_console: Console,
     lang: Lang,
 ) -> FetchReport:
-    progress = _RichProgress(err_console, f"{_PROGRESS(lang)} {account.label}") if show_progress else None
+    progress = _RichProgress(err_console, f"{_t.FETCH_PROGRESS(lang)} {account.label}") if show_progress else None
     try:
         return await fetch_account(account, password, store, state_dir, options, progress=progress)
     finally:
@@ -383,5 +353,5 @@ def _password(opts: dict[str, Any], source: PasswordSource | None, account: Acco
     except click.UsageError as exc:
         raise _Usage(exc.message) from None
     if password is None:
-        raise _Usage(_NEED_PASSWORD(lang))
+        raise _Usage(_t.FETCH_NEED_PASSWORD(lang))
     return password

@@ -12,41 +12,16 @@ from typing import Any
 
 import click
 
-from pop3doctor.i18n import Lang, Msg, resolve_lang
+from pop3doctor.i18n import Lang, catalog, resolve_lang
 from pop3doctor.lab import SCENARIOS, LabServer
 from pop3doctor.lab.options import LabOptions
+
+_t = catalog("cli")
 
 #: Fixed default ports, so written instructions ("port 10110") stay true; both
 #: are above 1024 (no root needed) and echo the standard 110 / 995.
 DEFAULT_PORT = 10110
 DEFAULT_TLS_PORT = 10995
-
-_HEADER = Msg("pop3doctor ラボ: シナリオ「{name}」 — {description}",
-              "pop3doctor lab: scenario \"{name}\" — {description}")
-_HOST = Msg("  サーバー名: {hostname}（接続先 {host}、証明書はこの名前で有効）",
-            "  server name: {hostname} (listening on {host}; the certificate is for this name)")
-_PLAIN = Msg("  POP3（STARTTLS/STLS）: ポート {port}", "  POP3 with STLS (STARTTLS): port {port}")
-_PLAIN_CLOSED = Msg("  POP3（平文ポート）: 閉じています（このシナリオ）",
-                    "  POP3 plain port: closed (this scenario)")
-_TLS = Msg("  POP3 over SSL/TLS: ポート {port}", "  POP3 over SSL/TLS: port {port}")
-_USER = Msg("  user: {user}", "  user: {user}")
-_PASSWORD = Msg("  password: {password}（ラボ専用の公開パスワード）",
-                "  password: {password} (the lab's published password)")
-_CA = Msg("  CA ファイル: {path}（証明書を検証するにはこれを信頼してください）",
-          "  CA file: {path} (trust it to verify the certificate)")
-_EXPECT = Msg("  診断で期待される原因コード: {cause}", "  expected diagnosis cause: {cause}")
-_STOP = Msg("Ctrl-C で停止します。", "Press Ctrl-C to stop.")
-_STOPPED = Msg("ラボを停止しました。", "Lab stopped.")
-_NOT_LOOPBACK = Msg(
-    "警告: {host} はループバックではありません。ほかのコンピューターからこの"
-    "（故障を再現する）サーバーに接続できます。",
-    "Warning: {host} is not a loopback address; other computers can reach this "
-    "(deliberately faulty) server.",
-)
-_START_FAILED = Msg("ラボを起動できませんでした（{host}）: {error}",
-                    "Could not start the lab ({host}): {error}")
-_LIST_HEAD = Msg("シナリオ一覧（--scenario NAME で指定）:",
-                 "Scenarios (choose with --scenario NAME):")
 
 
 def is_loopback(host: str) -> bool:
@@ -60,7 +35,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _list(lang: Lang) -> None:
-    click.echo(_LIST_HEAD(lang))
+    click.echo(_t.LAB_LIST_HEAD(lang))
     width = max(map(len, SCENARIOS))
     for name, scenario in SCENARIOS.items():
         click.echo(f"  {name:<{width}}  {scenario.description(lang)}")
@@ -68,18 +43,18 @@ def _list(lang: Lang) -> None:
 
 def _banner(lab: LabServer, lang: Lang, ca_path: Path) -> None:
     sc = lab.scenario
-    click.echo(_HEADER(lang, name=sc.name, description=sc.description(lang)))
-    click.echo(_HOST(lang, hostname=lab.hostname, host=lab.host))
+    click.echo(_t.LAB_HEADER(lang, name=sc.name, description=sc.description(lang)))
+    click.echo(_t.LAB_HOST(lang, hostname=lab.hostname, host=lab.host))
     if lab.port is None:
-        click.echo(_PLAIN_CLOSED(lang))
+        click.echo(_t.LAB_PLAIN_CLOSED(lang))
     else:
-        click.echo(_PLAIN(lang, port=lab.port))
-    click.echo(_TLS(lang, port=lab.tls_port))
-    click.echo(_USER(lang, user=lab.user))
-    click.echo(_PASSWORD(lang, password=lab.password))
-    click.echo(_CA(lang, path=ca_path))
-    click.echo(_EXPECT(lang, cause=sc.expected_cause))
-    click.echo(_STOP(lang))
+        click.echo(_t.LAB_PLAIN(lang, port=lab.port))
+    click.echo(_t.LAB_TLS(lang, port=lab.tls_port))
+    click.echo(_t.LAB_USER(lang, user=lab.user))
+    click.echo(_t.LAB_PASSWORD(lang, password=lab.password))
+    click.echo(_t.LAB_CA(lang, path=ca_path))
+    click.echo(_t.LAB_EXPECT(lang, cause=sc.expected_cause))
+    click.echo(_t.LAB_STOP(lang))
 
 
 async def _serve(lab: LabServer, lang: Lang, ca_path: Path) -> None:
@@ -91,7 +66,7 @@ async def _serve(lab: LabServer, lang: Lang, ca_path: Path) -> None:
         lab.write_ca(ca_path)
         _banner(lab, lang, ca_path)
         await stop.wait()
-    click.echo(_STOPPED(lang))
+    click.echo(_t.LAB_STOPPED(lang))
 
 
 @click.command("lab")
@@ -133,7 +108,7 @@ def command(
         return
     host = listen or "127.0.0.1"
     if not is_loopback(host):
-        click.echo(_NOT_LOOPBACK(language, host=host), err=True)
+        click.echo(_t.LAB_NOT_LOOPBACK(language, host=host), err=True)
     options: dict[str, Any] = {}
     if greeting_delay is not None:
         options["greeting_delay"] = greeting_delay
@@ -147,7 +122,7 @@ def command(
     try:
         asyncio.run(_serve(lab, language, ca_path))
     except KeyboardInterrupt:
-        click.echo(_STOPPED(language))
+        click.echo(_t.LAB_STOPPED(language))
     except OSError as exc:
         error = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
-        raise click.ClickException(_START_FAILED(language, host=host, error=error)) from None
+        raise click.ClickException(_t.LAB_START_FAILED(language, host=host, error=error)) from None

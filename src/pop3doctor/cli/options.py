@@ -17,15 +17,13 @@ from typing import Any, TypeVar
 import click
 
 from pop3doctor.endpoint import DEFAULT_PORTS, Security, default_port
-from pop3doctor.i18n import Lang, Msg
+from pop3doctor.i18n import Lang, catalog
+
+_t = catalog("cli")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USAGE = 64  # sysexits.h EX_USAGE
-
-_PROMPT = Msg("{user} のパスワード: ", "Password for {user}: ")
-_NO_ENV = Msg("環境変数 {var} が設定されていません", "environment variable {var} is not set")
-_EMPTY = Msg("パスワードが空です", "the password is empty")
 
 
 def connection_options(func: F) -> F:
@@ -67,15 +65,15 @@ def read_password(
     if password_env:
         value = os.environ.get(password_env)
         if value is None:
-            raise click.UsageError(_NO_ENV(lang, var=password_env))
+            raise click.UsageError(_t.PASSWORD_ENV_UNSET(lang, var=password_env))
         return value
     if password_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            raise click.UsageError(_EMPTY(lang))
+            raise click.UsageError(_t.PASSWORD_EMPTY(lang))
         return line
     if prompt and sys.stdin.isatty():
-        return getpass.getpass(_PROMPT(lang, user=user))
+        return getpass.getpass(_t.PASSWORD_PROMPT(lang, user=user))
     return None
 
 

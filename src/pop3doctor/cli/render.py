@@ -7,7 +7,9 @@ from rich.markup import escape
 
 from pop3doctor.diagnosis.model import Finding, Report, Status
 from pop3doctor.diagnosis.text import SECURITY_LABELS, STAGE_NAMES, SUGGESTION, VERDICTS
-from pop3doctor.i18n import Lang, Msg
+from pop3doctor.i18n import Lang, catalog
+
+_t = catalog("cli")
 
 _ICONS = {
     Status.PASS: "[green]✔[/green]",
@@ -15,8 +17,6 @@ _ICONS = {
     Status.FAIL: "[red]✖[/red]",
     Status.SKIP: "[dim]・[/dim]",
 }
-_CAUSE = Msg("原因", "Cause")
-_FIX = Msg("直し方", "How to fix it")
 
 
 def render_finding(console: Console, finding: Finding, lang: Lang) -> None:
@@ -35,11 +35,11 @@ def render_verdict(console: Console, report: Report, lang: Lang) -> None:
     console.print(f"[{style}]{escape(VERDICTS[report.verdict](lang))}[/{style}]")
     primary = report.primary
     if primary is not None:
-        console.print(f"[bold]{_CAUSE(lang)}:[/bold] {escape(primary.title(lang))}  [dim]({primary.cause})[/dim]")
+        console.print(f"[bold]{_t.CAUSE(lang)}:[/bold] {escape(primary.title(lang))}  [dim]({primary.cause})[/dim]")
         if primary.explanation:
             console.print(escape(primary.explanation(lang)))
         if primary.remedy:
-            console.print(f"[bold]{_FIX(lang)}:[/bold]")
+            console.print(f"[bold]{_t.FIX(lang)}:[/bold]")
             for i, step in enumerate(primary.remedy, 1):
                 console.print(f"  {i}. {escape(step(lang))}")
     if report.suggested is not None:

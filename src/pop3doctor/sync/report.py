@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pop3doctor.i18n import Lang, Msg
+from pop3doctor.i18n import Lang, Msg, catalog
 from pop3doctor.knowledge.causes import CAUSE_CODES, get_cause
+
+_t = catalog("sync")
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -28,38 +30,9 @@ class Note:
     msg: Msg
 
 
-NO_UIDL = Note(
-    "uidl-unavailable",
-    Msg(
-        ja="サーバーが UIDL に対応していないため、ヘッダー（TOP n 0）とサイズのハッシュでメールを区別しています。"
-        "ヘッダーもサイズも同じメールは 1 通として扱われます。",
-        en="The server does not support UIDL, so messages are told apart by a hash of their headers "
-        "(TOP n 0) and size. Messages with identical headers and size count as one.",
-    ),
-)
-ONLY_NEW_BASELINE = Note(
-    "only-new-baseline",
-    Msg(
-        ja="初回の実行（--only-new）のため、サーバーにある既存のメールは受信済みとして記録し、ダウンロードしていません。",
-        en="First run with --only-new: the messages already on the server were recorded as seen, not downloaded.",
-    ),
-)
-RECOVERED = Note(
-    "recovered",
-    Msg(
-        ja="前回中断された受信を確認し、保存済みのメールを記録しました（二重に保存されることはありません）。",
-        en="An interrupted earlier run was checked; messages it had saved are recorded (none will be saved twice).",
-    ),
-)
-
-_LOCKED = Msg(
-    ja="このアカウントの受信がほかで実行中です（{path}）。終わってからもう一度実行してください。",
-    en="Another fetch for this account is running ({path}). Run again when it has finished.",
-)
-_LOCAL = Msg(
-    ja="メールを保存できませんでした: {detail}",
-    en="Could not save mail: {detail}",
-)
+NO_UIDL = Note("uidl-unavailable", _t.NOTE_UIDL_UNAVAILABLE)
+ONLY_NEW_BASELINE = Note("only-new-baseline", _t.NOTE_ONLY_NEW_BASELINE)
+RECOVERED = Note("recovered", _t.NOTE_RECOVERED)
 
 
 @dataclass(slots=True)
@@ -113,9 +86,9 @@ class FetchReport:
         if self.stop_cause is None:
             return None
         if self.stop_cause == "locked":
-            return _LOCKED(lang, path=self.stop_detail)
+            return _t.STOP_LOCKED(lang, path=self.stop_detail)
         if self.stop_cause == "local-storage":
-            return _LOCAL(lang, detail=self.stop_detail)
+            return _t.STOP_LOCAL_STORAGE(lang, detail=self.stop_detail)
         if self.stop_cause in CAUSE_CODES:
             return get_cause(self.stop_cause).title(lang)
         return self.stop_cause

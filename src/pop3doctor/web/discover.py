@@ -10,17 +10,12 @@ from dataclasses import dataclass
 
 from pop3doctor.discovery.engine import DiscoveryConfig, discover
 from pop3doctor.endpoint import Endpoint
-from pop3doctor.i18n import Msg
+from pop3doctor.i18n import Msg, catalog
+
+_t = catalog("web")
 
 #: ``Candidate.origin`` values, worded for people.
-_ORIGINS: dict[str, Msg] = {
-    "provider": Msg("pop3doctor 内蔵のプロバイダー情報", "pop3doctor's built-in provider list"),
-    "autoconfig": Msg("プロバイダーの自動設定ファイル", "the provider's automatic configuration file"),
-    "ispdb": Msg("Thunderbird のプロバイダー情報（ISPDB）", "Thunderbird's provider database (ISPDB)"),
-    "dns-srv": Msg("ドメインの DNS SRV レコード", "the domain's DNS SRV record"),
-    "dns-mx": Msg("ドメインの MX レコード（メールの配送先）", "the domain's MX record (where its mail goes)"),
-    "guess": Msg("よくあるサーバー名を試して、応答を確認", "a common server name, confirmed by connecting to it"),
-}
+_ORIGINS = _t.group("ORIGINS")
 
 
 @dataclass(frozen=True)
