@@ -160,8 +160,10 @@ def _read_module(path: Path) -> _Module:
     defined: set[str] = set()
     delegates = False
     for stmt in tree.body:
-        if isinstance(stmt, ast.FunctionDef) and stmt.name == "__getattr__":
-            delegates = True
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(stmt.name)  # a delegating module may hold helpers too (diagnosis.messages.fmt)
+            delegates = delegates or stmt.name == "__getattr__"
+            continue
         value: ast.expr | None
         if isinstance(stmt, ast.Assign):
             targets, value = stmt.targets, stmt.value
