@@ -19,6 +19,7 @@ from pop3doctor.errors import AuthError, PolicyError
 from pop3doctor.i18n import Msg
 from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.knowledge.evidence import cause_for_error
+from pop3doctor.knowledge.hostnames import is_mail_host_label
 from pop3doctor.protocol.errors import LocalProtocolError
 
 #: SASL mechanisms that take a bearer token, not a password.
@@ -33,7 +34,7 @@ def _full_address(settings: Settings, domain: str | None) -> str | None:
         labels = settings.host.split(".")
         if is_ip(settings.host) or len(labels) < 2:
             return None
-        drop = labels[0].lower() in ("pop", "pop3", "mail", "pop-mail", "mx", "in", "incoming")
+        drop = is_mail_host_label(labels[0])
         domain = ".".join(labels[1:] if drop and len(labels) > 2 else labels)
     return f"{settings.user}@{domain}"
 
