@@ -27,7 +27,7 @@ from pop3doctor.protocol import (
 )
 from pop3doctor.protocol import commands as cmd
 from pop3doctor.protocol.body import BodyDecoder, stuff
-from pop3doctor.protocol.capabilities import LineSplitter, parse_uidl_line
+from pop3doctor.protocol.capabilities import LineSplitter, parse_stat_text, parse_uidl_line
 from pop3doctor.protocol.sasl import CramMd5, OAuthBearer, Plain, XOAuth2, apop_digest
 
 
@@ -241,6 +241,18 @@ def test_capabilities_parse() -> None:
     caps = Capabilities.parse([b"TOP", b"SASL PLAIN login", b"LOGIN-DELAY 900", b"EXPIRE NEVER", b"PIPELINING"])
     assert caps.sasl == ("PLAIN", "LOGIN")
     assert caps.login_delay == 900 and caps.expire == "NEVER" and caps.pipelining and not caps.stls
+
+
+@pytest.mark.parametrize("text", ["\u00b2 10", "3 \u00b9\u00b2", "\u0663 10"])
+def test_stat_with_non_ascii_digits_is_a_protocol_error(text: str) -> None:
+    # "²".isdigit() is true but int("²") raises ValueError: a hostile STAT must
+    # still end as the peer's protocol error, which the diagnosis reports.
+    with pytest.raises(ProtocolError):
+        parse_stat_text(text)
+
+
+def test_login_delay_with_non_ascii_digits_is_ignored() -> None:
+    assert Capabilities.parse(["LOGIN-DELAY \u00b2".encode()]).login_delay is None
 
 
 def test_line_splitter_and_uidl() -> None:

@@ -52,7 +52,7 @@ class Capabilities:
     def login_delay(self) -> int | None:
         """Minimum seconds between logins (RFC 2449 s6.5), when announced."""
         args = self.args("LOGIN-DELAY")
-        return int(args[0]) if args and args[0].isdigit() else None
+        return int(args[0]) if args and _is_number(args[0]) else None
 
     @property
     def expire(self) -> str | None:
@@ -67,6 +67,12 @@ class Capabilities:
 
     def to_dict(self) -> dict[str, list[str]]:
         return {k: list(v) for k, v in self.items.items()}
+
+
+def _is_number(text: str) -> bool:
+    # str.isdigit() accepts "²" and other digits int() refuses: a hostile
+    # server's STAT or CAPA would then raise ValueError instead of ProtocolError.
+    return text.isascii() and text.isdigit()
 
 
 class LineSplitter:
@@ -115,6 +121,6 @@ def parse_uidl_line(line: bytes) -> tuple[int, str]:
 def parse_stat_text(text: str) -> tuple[int, int]:
     """The text of a STAT +OK: ``"count octets"``."""
     parts = text.split()
-    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+    if len(parts) < 2 or not _is_number(parts[0]) or not _is_number(parts[1]):
         raise ProtocolError(f"bad STAT response: {text[:80]!r}")
     return int(parts[0]), int(parts[1])
