@@ -15,9 +15,10 @@ from typing import NoReturn
 
 import pytest
 
-from pop3doctor.client import Pop3Client, Security
+from pop3doctor.client import Pop3Client
 from pop3doctor.diagnosis.model import Settings
 from pop3doctor.diagnosis.runner import diagnose
+from pop3doctor.endpoint import Endpoint, Security
 from pop3doctor.lab import LabServer
 from pop3doctor.lab.server import LAB_PASSWORD
 from pop3doctor.net.timeouts import Timeouts
@@ -70,7 +71,7 @@ async def test_fetch_stop_reason(
     ca = tmp_path / "ca.pem"
     async with lab_factory("healthy") as lab:
         lab.write_ca(str(ca))
-        account = Account(host=lab.host, port=lab.tls_port, security=Security.SSL, ca_file=str(ca), user=lab.user)
+        account = Account(Endpoint(lab.host, lab.tls_port, Security.SSL, lab.user, ca_file=str(ca)))
         run = fetch_account(account, LAB_PASSWORD, MaildirStore(tmp_path / "M"), tmp_path / "s")
         if isinstance(error, LocalProtocolError):
             with pytest.raises(LocalProtocolError):
