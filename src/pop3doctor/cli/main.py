@@ -9,6 +9,9 @@ import click
 
 from pop3doctor import __version__
 from pop3doctor.cli.options import EXIT_USAGE
+from pop3doctor.i18n import catalog, resolve_lang
+
+_t = catalog("cli")
 
 # Sub-command modules, each exposing a click command named ``command``.  Listed
 # here rather than discovered so a missing module is an import error, not a
@@ -56,6 +59,17 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("Aborted.", err=True)
+    except click.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+        _interrupted(sys.argv[1:])
         sys.exit(130)
+
+
+def _interrupted(args: list[str]) -> None:
+    """The Ctrl-C message, in the language ``--lang`` or the locale asks for."""
+    lang_arg = next((a.split("=", 1)[1] for a in args if a.startswith("--lang=")), None)
+    if "--lang" in args and args.index("--lang") + 1 < len(args):
+        lang_arg = args[args.index("--lang") + 1]
+    lang = resolve_lang(lang_arg)
+    click.echo(_t.INTERRUPTED(lang), err=True)
+    if "fetch" in args:
+        click.echo(_t.FETCH_INTERRUPTED(lang), err=True)

@@ -40,6 +40,7 @@ from pop3doctor.lab.faults import BUSY_REPLY
 from pop3doctor.lab.mailbox import LabMessage, Maildrop, stuff, top_blocks
 from pop3doctor.lab.options import LabOptions
 from pop3doctor.lab.scenarios import CYRUS_IN_USE, DOVECOT_PLAINTEXT_DISALLOWED, Scenario
+from pop3doctor.net.timeouts import within
 
 #: RFC 2449 section 4: a command line is at most 255 octets including CRLF.
 MAX_COMMAND = 255 - 2
@@ -143,7 +144,7 @@ class Session:
 
     async def read_line(self) -> bytes | None:
         try:
-            line = await asyncio.wait_for(
+            line = await within(
                 self.reader.readuntil(b"\n"), self.options.idle_timeout
             )
         except TimeoutError:
@@ -186,7 +187,7 @@ class Session:
         self.writer.close()
         try:
             # A TLS close waits for the peer's close_notify; don't wait forever.
-            await asyncio.wait_for(self.writer.wait_closed(), 5)
+            await within(self.writer.wait_closed(), 5)
         except (TimeoutError, ConnectionError, ssl.SSLError):
             self.writer.transport.abort()
 

@@ -29,7 +29,7 @@ from pop3doctor.net.errors import (
 )
 from pop3doctor.net.happy_eyeballs import race
 from pop3doctor.net.resolve import ip_literal, resolve
-from pop3doctor.net.timeouts import Timeouts
+from pop3doctor.net.timeouts import Timeouts, within
 from pop3doctor.net.tls_errors import classify_tls_error
 
 _T = TypeVar("_T")
@@ -108,21 +108,29 @@ class Connection:
     def __repr__(self) -> str:
         return f"<Connection {self.host}:{self.port} via {self.peer[0]} tls={self.tls is not None}>"
 
-    async def read(self, max_bytes: int = 65536, *, timeout: float, phase: str) -> bytes:
+    async def read(
+        self, max_bytes: int = 65536, *, timeout: float, phase: str, deadline: float | None = None
+    ) -> bytes:
         """Up to ``max_bytes`` bytes, at least one.
 
-        Raises `ReadTimeout` if nothing arrives within ``timeout`` seconds and
+        Raises `ReadTimeout` if nothing arrives within ``timeout`` seconds, or
+        when the `time.monotonic` ``deadline`` of the whole exchange passes (a
+        server dripping a byte a second never trips the per-read timeout), and
         `ConnectionClosed` on EOF or reset; never returns b"".
         """
         start = time.monotonic()
+        wait = timeout if deadline is None else min(timeout, deadline - start)
         try:
-            data = await asyncio.wait_for(self._reader.read(max_bytes), timeout)
+            if wait <= 0:
+                raise TimeoutError
+            data = await within(self._reader.read(max_bytes), wait)
         except TimeoutError:
-            raise ReadTimeout(
-                f"no data from {self.host}:{self.port} within {timeout:g}s ({phase})",
-                phase=phase,
-                **self._where(start),
-            ) from None
+            message = (
+                f"no data from {self.host}:{self.port} within {timeout:g}s ({phase})"
+                if wait == timeout
+                else f"{self.host}:{self.port} did not finish its answer in time ({phase})"
+            )
+            raise ReadTimeout(message, phase=phase, **self._where(start)) from None
         except OSError as exc:
             # Reset, broken pipe, a TLS record error (SSLError is an OSError):
             # the stream is gone.
@@ -156,7 +164,7 @@ class Connection:
         """
         start = time.monotonic()
         try:
-            await asyncio.wait_for(self._writer.drain(), timeout)
+            await within(self._writer.drain(), timeout)
         except TimeoutError:
             raise WriteTimeout(
                 f"{self.host}:{self.port} did not accept data within {timeout:g}s",
@@ -199,12 +207,25 @@ class Connection:
         self.tls = _tls_info(self._writer)
 
     async def aclose(self) -> None:
-        """Close the connection; never raises."""
+        """Close the connection; never raises, except a cancellation arriving meanwhile.
+
+        In a task being cancelled (Ctrl-C) the connection is aborted at once:
+        no TLS close_notify exchange, no flushing of queued commands, nothing
+        that could keep an interrupted run alive.  The server sees a dropped
+        connection without QUIT, so it deletes nothing of this session.
+        """
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            self._writer.transport.abort()
+            return
         try:
             self._writer.close()
-            await asyncio.wait_for(self._writer.wait_closed(), 2.0)
-        except (Exception, asyncio.CancelledError):  # noqa: S110 - closing is best effort
-            pass
+            await within(self._writer.wait_closed(), 2.0)
+        except asyncio.CancelledError:
+            self._writer.transport.abort()
+            raise
+        except Exception:
+            self._writer.transport.abort()
 
 
 def _backstop(timeout: float) -> float:
@@ -225,7 +246,7 @@ async def _handshake(
 ) -> _T:
     """Await a TLS handshake under ``timeout``; failures become `TlsHandshakeFailed`."""
     try:
-        return await asyncio.wait_for(work, timeout)
+        return await within(work, timeout)
     except (TimeoutError, OSError, EOFError) as exc:
         raise classify_tls_error(
             exc,

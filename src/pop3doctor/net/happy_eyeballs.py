@@ -24,6 +24,7 @@ from pop3doctor.net.errors import (
     ConnectTimeout,
     HostUnreachable,
 )
+from pop3doctor.net.timeouts import within
 
 _REFUSED = frozenset({errno_mod.ECONNREFUSED})
 _UNREACHABLE = frozenset({errno_mod.ENETUNREACH, errno_mod.EHOSTUNREACH})
@@ -75,7 +76,7 @@ class _Try:
             sock = socket.socket(af, socket.SOCK_STREAM)
             sock.setblocking(False)
             loop = asyncio.get_running_loop()
-            await asyncio.wait_for(loop.sock_connect(sock, (self.ip, port)), timeout)
+            await within(loop.sock_connect(sock, (self.ip, port)), timeout)
         except TimeoutError as exc:
             # Our own deadline raises TimeoutError with errno None; a kernel
             # ETIMEDOUT is also a TimeoutError but carries the errno.

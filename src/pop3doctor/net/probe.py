@@ -35,6 +35,7 @@ from pop3doctor.net.errors import ConnectError, ConnectRefused, ConnectTimeout, 
 from pop3doctor.net.happy_eyeballs import race
 from pop3doctor.net.records import DnsQueryFailed, query_mx, query_srv
 from pop3doctor.net.resolve import ip_literal, parse_nameserver
+from pop3doctor.net.timeouts import within
 
 #: Addresses no network uses (RFC 5737, RFC 3849): reachable only through a
 #: default route.  Never contacted: `route_to` sends nothing.
@@ -156,7 +157,7 @@ async def resolver_answers(nameserver: str, *, timeout: float, qname: str = ".")
         transport, protocol = await loop.create_datagram_endpoint(_OneReply, remote_addr=(ip, port))
         transport.sendto(query.to_wire())
         while True:
-            wire = await asyncio.wait_for(asyncio.shield(protocol.reply), timeout - (time.monotonic() - start))
+            wire = await within(asyncio.shield(protocol.reply), timeout - (time.monotonic() - start))
             reply = dns.message.from_wire(wire)
             if reply.id == query.id:
                 return done("answered", rcode=dns.rcode.to_text(reply.rcode()))

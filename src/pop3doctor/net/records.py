@@ -14,7 +14,6 @@ folding.
 
 from __future__ import annotations
 
-import asyncio
 import errno as errno_mod
 from dataclasses import dataclass
 
@@ -25,6 +24,7 @@ import dns.resolver
 
 from pop3doctor.base_error import Pop3DoctorError
 from pop3doctor.net.resolve import make_resolver
+from pop3doctor.net.timeouts import within
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,8 @@ async def _query(name: str, rdtype: str, *, timeout: float, nameservers: list[st
     """The answer's rdata, [] for NXDOMAIN/NODATA; raises `DnsQueryFailed`."""
     try:
         resolver = make_resolver(nameservers, timeout)
-        # The resolver's lifetime is checked between tries only: wait_for makes ``timeout`` a hard bound.
-        answer = await asyncio.wait_for(resolver.resolve(name, rdtype, search=False), timeout)
+        # The resolver's lifetime is checked between tries only: `within` makes ``timeout`` a hard bound.
+        answer = await within(resolver.resolve(name, rdtype, search=False), timeout)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return []
     except (TimeoutError, dns.exception.Timeout):

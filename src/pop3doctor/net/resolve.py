@@ -25,6 +25,7 @@ import dns.resolver
 
 from pop3doctor.net.attempt import Family
 from pop3doctor.net.errors import DnsNotFound, DnsUnavailable
+from pop3doctor.net.timeouts import within
 
 # getaddrinfo errors, by errno constant (glibc's EAI_* values; checked on
 # Linux with a resolver pointed at tests/support/dns_server.py):
@@ -126,7 +127,7 @@ def _unavailable(host: str, message: str, reason: str, elapsed_ms: float) -> Dns
 async def _resolve_system(host: str, timeout: float, start: float) -> list[tuple[Family, str]]:
     loop = asyncio.get_running_loop()
     try:
-        infos = await asyncio.wait_for(
+        infos = await within(
             loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout
         )
     except TimeoutError:
@@ -226,11 +227,11 @@ async def _resolve_with(
 ) -> list[tuple[Family, str]]:
     resolver = make_resolver(nameservers, timeout)
     # Both types at once: total time is the slower one, not the sum.  The
-    # resolver's lifetime is checked between tries only, so wait_for makes
+    # resolver's lifetime is checked between tries only, so `within` makes
     # ``timeout`` a hard bound.
     async def both() -> tuple[_Outcome, _Outcome]:
         # Awaited inside a task so that, when the caller is cancelled, the
-        # gather's outcome is always retrieved (a bare gather under wait_for
+        # gather's outcome is always retrieved (a bare gather under a timeout
         # logs "_GatheringFuture exception was never retrieved").
         return await asyncio.gather(
             _query(resolver, host, dns.rdatatype.AAAA),
@@ -238,7 +239,7 @@ async def _resolve_with(
         )
 
     try:
-        aaaa, a = await asyncio.wait_for(both(), timeout)
+        aaaa, a = await within(asyncio.ensure_future(both()), timeout)
     except TimeoutError:
         raise _unavailable(host, f"resolving {host!r} timed out", "timeout", _elapsed_ms(start)) from None
     pairs: list[tuple[Family, str]] = [("ipv6", ip) for ip in aaaa.addresses]

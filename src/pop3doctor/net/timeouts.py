@@ -8,7 +8,12 @@ One global timeout would hide which of these happened.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -56,3 +61,15 @@ class Timeouts:
             greeting=seconds * 2,
             command=max(seconds * 4, 30.0),
         )
+
+
+async def within(work: Awaitable[_T], seconds: float) -> _T:
+    """``await work``, raising `TimeoutError` after ``seconds``.
+
+    Use this, never `asyncio.wait_for`: on Python 3.11 wait_for drops a
+    cancellation (Ctrl-C) that arrives in the step its awaitable completes
+    (CPython gh-86296), so a busy transfer never stops.  `asyncio.timeout`
+    runs ``work`` in the calling task and lets every cancellation through.
+    """
+    async with asyncio.timeout(seconds):
+        return await work
