@@ -23,6 +23,8 @@ from pop3doctor.diagnosis.markdown import render_markdown
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
 from pop3doctor.lab import LabServer
+from support.hostile_output import SECRET as ECHO_SECRET
+from support.hostile_output import HostileServer, diagnose_args, fetch_args, run_cli, secret_forms
 
 SECRET = "Pw-7f3a9c1e-ZQ!"  # distinctive: any hit is a leak, never a coincidence
 USER = "alice"
@@ -177,3 +179,57 @@ def test_no_password_option_exists() -> None:
     )
     assert proc.returncode == 64
     assert SECRET not in proc.stdout + proc.stderr
+
+
+# ---- a server that echoes what it received (issue 12 item 4) ------------------------
+
+
+@pytest.mark.parametrize("auth", ["user", "plain", "login"])
+async def test_echoed_password_is_redacted_everywhere(tmp_path: Path, auth: str) -> None:
+    outputs: dict[str, str] = {}
+    async with HostileServer() as server:
+        report = tmp_path / "report.md"
+        for name, args in {
+            "diagnose": diagnose_args(server, "plain", "--auth", auth),
+            "diagnose --json": diagnose_args(server, "plain", "--auth", auth, "--json"),
+            "diagnose --report": diagnose_args(server, "plain", "--auth", auth, "--report", str(report)),
+        }.items():
+            code, out, err = await run_cli(*args)
+            assert code == 2, (name, out, err)
+            outputs[name] = out + err
+        outputs["report.md"] = report.read_text(encoding="utf-8")
+        if auth == "user":  # fetch logs in with USER/PASS on a plain connection
+            for name, extra in {"fetch": (), "fetch --json": ("--json",)}.items():
+                code, out, err = await run_cli(*fetch_args(server, tmp_path, *extra))
+                assert code == 2, (name, out, err)
+                outputs[name] = out + err
+        received = b"".join(server.received).decode()
+    # The server really got the password and really echoed it (else the test proves nothing).
+    assert any(form in received for form in secret_forms())
+    for name, text in outputs.items():
+        for form in secret_forms():
+            assert form not in text, f"password ({form}) leaked into {name}:\n{text}"
+    assert "invalid" in outputs["diagnose --json"], "the server's text itself is kept, only the secret hidden"
+
+
+async def test_echoed_oauth_token_is_redacted(tmp_path: Path) -> None:
+    """The client API: a token echoed in -ERR and in the SASL error challenge is hidden."""
+    from pop3doctor.client import Pop3Client
+    from pop3doctor.errors import AuthError
+
+    token = "ya29.TOKEN-" + ECHO_SECRET
+    async with HostileServer() as server:
+        for mechanism in ("XOAUTH2", "OAUTHBEARER"):
+            client = Pop3Client(server.host, server.port, security="plain", allow_plaintext=True)
+            try:
+                await client.connect()
+                with pytest.raises(AuthError) as info:
+                    await client.login_oauth2(USER, token, mechanism=mechanism)
+            finally:
+                await client.aclose()
+            exc = info.value
+            texts = [str(exc), exc.text, repr(exc.status), client.transcript.render(), repr(exc.sasl_error)]
+            for text in texts:
+                assert token not in text and ECHO_SECRET not in text, (mechanism, text)
+                blob = f"user={USER}\x01auth=Bearer {token}\x01\x01"
+                assert base64.b64encode(blob.encode()).decode() not in text

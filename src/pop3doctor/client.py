@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import dataclasses
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -44,13 +45,14 @@ from pop3doctor.protocol.capabilities import (
     parse_stat_text,
     parse_uidl_line,
 )
+from pop3doctor.protocol.codes import parse_status_line
 from pop3doctor.protocol.commands import Command
 from pop3doctor.protocol.connection import ClientConnection
 from pop3doctor.protocol.errors import LocalProtocolError, ProtocolError
 from pop3doctor.protocol.events import Greeting
 from pop3doctor.protocol.limits import MAX_COMMAND_LINE
 from pop3doctor.protocol.sasl import PASSWORD_MECHANISMS, Mechanism, apop_digest, mechanism_for
-from pop3doctor.transcript import Transcript
+from pop3doctor.transcript import REDACTED, Transcript
 
 #: How much we read per socket read.  Large reads keep the per-chunk Python
 #: overhead small during pipelined retrieval; memory stays bounded by it.
@@ -247,12 +249,24 @@ class Pop3Client:
         while True:
             event = self._proto.next_event()
             if not isinstance(event, ev._NeedData):
-                return event
+                return self._redacted(event)
             try:
                 data = await self.connection.read(READ_SIZE, timeout=timeout, phase=phase)
             except ConnectionClosed:
                 data = b""
             self._proto.receive_data(data)
+
+    def _redacted(self, event: ev.Event) -> ev.Event:
+        """``event`` with any secret this session sent hidden in the server's text (an echo)."""
+        if not self.transcript.has_secrets or isinstance(event, ev.Data | ev.EndOfData | ev.Closed):
+            return event  # message data stays exactly as the server sent it
+        raw = self.transcript.redact_bytes(event.raw)
+        if raw == event.raw:
+            return event
+        if isinstance(event, ev.Continuation):  # the challenge itself goes only to the mechanism
+            return dataclasses.replace(event, raw=raw)
+        status = parse_status_line(raw) or dataclasses.replace(event.status, text=REDACTED)
+        return dataclasses.replace(event, raw=raw, status=status)
 
     async def _response(self, command: Command, *, log: bool = True) -> ev.Response:
         event = await self._next_event()
@@ -351,6 +365,7 @@ class Pop3Client:
         if not self.encrypted and not self.allow_plaintext:
             raise PolicyError("plaintext-refused", "the connection is not encrypted")
         name = (mechanism or self.choose_mechanism()).upper()
+        self.transcript.add_secret(password)
         if name in PASSWORD_MECHANISMS and self.capabilities.known and name not in self.capabilities.sasl:
             # Asking anyway would spend a login attempt on a certain -ERR.
             raise PolicyError("mechanism-unavailable", f"{name} is not offered")
@@ -382,6 +397,7 @@ class Pop3Client:
             raise PolicyError("plaintext-refused", "the connection is not encrypted")
         offered = self.capabilities.sasl
         name = mechanism or next((m for m in ("OAUTHBEARER", "XOAUTH2") if m in offered), "XOAUTH2")
+        self.transcript.add_secret(token)
         await self._sasl(mechanism_for(name, user, token))
         self.logged_in = True
         await self.capa()
@@ -389,6 +405,8 @@ class Pop3Client:
     async def _sasl(self, mech: Mechanism) -> None:
         initial = mech.initial_response()
         command: Command
+        if initial is not None and mech.sends_secret:
+            self.transcript.add_secret(initial)  # PLAIN's "\0user\0pass", a token's blob: their base64
         if initial is not None:
             encoded = base64.b64encode(initial).decode("ascii") or "="
             if len(f"AUTH {mech.name} {encoded}\r\n") > MAX_COMMAND_LINE:
@@ -415,7 +433,8 @@ class Pop3Client:
                 if event.ok:
                     return
                 error = AuthError("login", command.redacted(), event.status)
-                error.sasl_error = getattr(mech, "error", None)
+                sasl_error = getattr(mech, "error", None)
+                error.sasl_error = None if sasl_error is None else self.transcript.redact_bytes(sasl_error)
                 raise error
             raise ProtocolError(f"unexpected {type(event).__name__} during AUTH")
 

@@ -2,14 +2,24 @@
 
 What is recorded is already safe: commands come in through
 `Command.redacted()`, SASL client responses are never recorded, and bodies
-are summarised by size.  A bounded number of lines is kept (the first ones
-matter most for a diagnosis) so a long fetch cannot grow it without limit.
+are summarised by size.  A server may still *echo* a secret back
+(``-ERR invalid password: <what you sent>``): the client registers every
+secret it sends (`Transcript.add_secret`, in each form it took on the wire)
+and `Transcript.redact` hides it in every server text -- the client applies it
+to each status line as it arrives, before any error, finding or report sees it.
+
+A bounded number of lines is kept (the first ones matter most for a
+diagnosis) so a long fetch cannot grow it without limit.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import dataclass, field
+
+#: What a secret echoed by the server is replaced with.
+REDACTED = "********"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +35,39 @@ class Transcript:
     lines: list[TranscriptLine] = field(default_factory=list)
     dropped: int = 0
     _start: float = field(default_factory=time.monotonic)
+    #: Every form of every secret sent in this session, longest first.
+    _secrets: list[bytes] = field(default_factory=list, repr=False)
+
+    def add_secret(self, secret: str | bytes) -> None:
+        """Hide ``secret`` from now on: as sent, and in base64 (how SASL carries it)."""
+        raw = secret.encode() if isinstance(secret, str) else secret
+        if not raw:
+            return
+        for form in (raw, base64.b64encode(raw), base64.b64encode(raw).rstrip(b"=")):
+            if form and form not in self._secrets:
+                self._secrets.append(form)
+        self._secrets.sort(key=len, reverse=True)
+
+    @property
+    def has_secrets(self) -> bool:
+        return bool(self._secrets)
+
+    def redact_bytes(self, data: bytes) -> bytes:
+        for form in self._secrets:
+            data = data.replace(form, REDACTED.encode())
+        return data
+
+    def redact(self, text: str) -> str:
+        """``text`` with every registered secret replaced by `REDACTED`."""
+        for form in self._secrets:
+            text = text.replace(form.decode("utf-8", "replace"), REDACTED)
+        return text
 
     def _add(self, direction: str, text: str) -> None:
         if len(self.lines) >= self.max_lines:
             self.dropped += 1
             return
+        text = self.redact(text)
         # Control characters from a hostile server must not reach a terminal.
         clean = "".join(ch if ch.isprintable() else "�" for ch in text[:500])
         self.lines.append(TranscriptLine(direction, clean, (time.monotonic() - self._start) * 1000))
