@@ -139,3 +139,65 @@ async def test_diagnose_security_auto_on_an_unusual_port(
     report = json.loads(out)
     assert report["settings"] == {"host": lab.host, "port": lab.port, "security": "starttls", "user": lab.user}
     assert (report["verdict"], proc.returncode) == ("ok", 0), err
+
+
+# --- issue 12: a host name is checked before any lookup ------------------------------------
+
+_LONG_LABEL = "a" * 64 + ".example"
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        ("a..b", "empty-label"),
+        (".example.com", "empty-label"),
+        (_LONG_LABEL, "long-label"),
+        (".".join(["a" * 60] * 5), "long-name"),
+        ("pop example.com", "bad-character"),
+        ("pop\x1b[31m.example", "bad-character"),
+        ("[::1]", "bad-character"),
+        ("", "empty"),
+    ],
+)
+def test_host_problem_names_what_is_wrong(host: str, problem: str) -> None:
+    from pop3doctor.endpoint import host_problem
+    from pop3doctor.i18n import catalog
+
+    msg = host_problem(host)
+    assert msg is not None
+    why = catalog("cli").group("HOST_PROBLEMS")[problem]
+    assert why.en in msg.en and why.ja in msg.ja
+    assert "\x1b" not in msg.en + msg.ja  # shown escaped
+
+
+@pytest.mark.parametrize(
+    "host", ["pop.example.com", "pop.example.com.", "127.0.0.1", "::1", "fe80::1%eth0", "bücher.example", "a_b.lan"]
+)
+def test_host_problem_accepts_names_and_ip_literals(host: str) -> None:
+    from pop3doctor.endpoint import host_problem
+
+    assert host_problem(host) is None
+
+
+@pytest.mark.parametrize("command", ["diagnose", "fetch"])
+@pytest.mark.parametrize(
+    ("host", "en", "ja"),
+    [("a..b", "two dots in a row", "ドットが続いて"), (_LONG_LABEL, "longer than 63 characters", "63 文字を超えて")],
+)
+def test_a_bad_host_is_a_usage_error_not_a_unicode_error(
+    tmp_path: Path, command: str, host: str, en: str, ja: str
+) -> None:
+    """``a..b`` or a 64-character label made getaddrinfo's IDNA codec raise UnicodeError (a traceback)."""
+    import subprocess
+
+    extra = ["--maildir", str(tmp_path / "M"), "--state", str(tmp_path / "st")] if command == "fetch" else []
+    for lang, word in (("en", en), ("ja", ja)):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pop3doctor", command, "--host", host, "--user", "u",
+             "--password-env", "HOME", *extra, "--lang", lang],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 64, proc.stderr
+        assert "Traceback" not in proc.stderr and "UnicodeError" not in proc.stderr
+        assert host in proc.stderr and word in proc.stderr, proc.stderr
+    assert not (tmp_path / "M").exists()  # refused before anything was created

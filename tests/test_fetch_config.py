@@ -74,13 +74,13 @@ def test_mistakes_are_named(tmp_path: Path, extra: str, word: str) -> None:
     [
         ("[accounts]\nwork = 1\n", "[accounts.work] must be a table"),
         ('[accounts.work]\nuser = "a"\n', "needs a host string"),
-        ('[accounts.work]\nhost = "h"\nuser = ""\n', "needs a user string"),
+        ('[accounts.work]\nhost = "h"\nuser = ""\n', "user must be a non-empty string"),
         ('[accounts.work]\nhost = "h"\nuser = "a"\nsecurity = "tls"\n', "security must be ssl, starttls or plain"),
         (
             '[accounts.work]\nhost = "h"\nuser = "a"\npassword_command = [1]\n',
             "password_command must be a list of strings",
         ),
-        ('[accounts.work]\nhost = "h"\nuser = "a"\npassword_env = 5\n', "password_env must be a string"),
+        ('[accounts.work]\nhost = "h"\nuser = "a"\npassword_env = 5\n', "password_env must be a non-empty string"),
         (
             '[accounts.work]\nhost = "h"\nuser = "a"\npassword_env = "A"\nmaildir = "M"\ndelete = "never"\n',
             "delete must be keep, delete or after-days",
@@ -119,3 +119,111 @@ def test_env_source_missing_variable_is_a_clear_error(monkeypatch: pytest.Monkey
     monkeypatch.delenv("P3D_NOT_SET", raising=False)
     with pytest.raises(ConfigError, match="P3D_NOT_SET"):
         resolve_password(PasswordSource("env", ("P3D_NOT_SET",)), "alice")
+
+
+# --- issue 12: every key has a type and a range (through the CLI, exit 64) -----------------
+
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+
+_ACCOUNT = '[accounts.work]\nhost = "{host}"\nuser = "u"\nmaildir = "M"\npassword_env = "HOME"\n'
+
+
+def _fetch_config(path: Path, lang: str) -> subprocess.CompletedProcess[str]:
+    """``pop3doctor fetch --config PATH`` in a child process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pop3doctor", "fetch", "--config", str(path), "--state", str(path.parent / "st"),
+         "--lang", lang],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def _fetch_config_here(path: Path, lang: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """The same through `pop3doctor.cli.main.main` in this process (fast): exit status and stderr."""
+    from pop3doctor.cli.main import main
+
+    argv = ["pop3doctor", "fetch", "--config", str(path), "--state", str(path.parent / "st"), "--lang", lang]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", argv)
+        with pytest.raises(SystemExit) as info:
+            main()
+    return int(info.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "en", "ja"),
+    [
+        ('allow_plaintext = "false"', "allow_plaintext", "must be true or false", "true か false"),
+        ('only_new = "false"', "only_new", "must be true or false", "true か false"),
+        ("only_new = 0", "only_new", "not a whole number", "整数"),
+        ('timeout = "x"', "timeout", "must be a number, not a string", "数値"),
+        ("timeout = 0", "timeout", "timeout = 0 is out of range (0.1..600)", "範囲外"),
+        ("timeout = nan", "timeout", "out of range", "範囲外"),
+        ("port = 99999", "port", "port = 99999 is out of range (1..65535)", "範囲外"),
+        ("port = 0", "port", "out of range", "範囲外"),
+        ("port = true", "port", "must be a whole number, not a boolean", "整数"),
+        ('port = "995"', "port", "must be a whole number, not a string", "整数"),
+        ('max_size = "big"', "max_size", "must be a whole number, not a string", "整数"),
+        ("max_size = -1", "max_size", "out of range (>= 0)", "範囲外"),
+        ("max_size = 1.5", "max_size", "not a decimal number", "小数"),
+        ('delete = "after-days"\ndelete_after_days = "30"', "delete_after_days", "must be a number", "数値"),
+        ("user = 5", "user", "must be a non-empty string", "空でない文字列"),
+        ('security = ["ssl"]', "security", "not a list", "配列"),
+        ("ca_file = 1979-05-27", "ca_file", "not a date or time", "日付"),
+        ('ca_file = "missing.pem"', "ca_file", "does not exist", "見つかりません"),
+        ('password_keyring = ""', "password_keyring", "not an empty string", "空の文字列"),
+    ],
+)
+def test_a_wrong_type_or_range_is_a_usage_error_naming_key_and_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: str, key: str, en: str, ja: str
+) -> None:
+    text = _ACCOUNT.format(host="pop.example.test")
+    if key == "password_keyring":
+        text = text.replace('password_env = "HOME"\n', "")
+    if key == "user":
+        text = text.replace('user = "u"\n', "")
+    path = _write(tmp_path, text + extra + "\n")
+    for lang, word, file_word in (("en", en, "Config file"), ("ja", ja, "設定ファイル")):
+        code, err = _fetch_config_here(path, lang, capsys)
+        assert code == 64, err
+        assert f"{file_word} {path}" in err and key in err and word in err, err
+
+
+def test_allow_plaintext_as_a_string_never_connects(tmp_path: Path) -> None:
+    """``allow_plaintext = "false"`` turned plaintext login on (a non-empty string is true): now refused."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(0.0)
+        port = server.getsockname()[1]
+        text = _ACCOUNT.format(host="127.0.0.1") + f'security = "plain"\nport = {port}\nallow_plaintext = "false"\n'
+        proc = _fetch_config(_write(tmp_path, text), "en")
+        assert proc.returncode == 64 and "allow_plaintext" in proc.stderr, proc.stderr
+        with pytest.raises(BlockingIOError):
+            server.accept()  # nobody came: no login was attempted
+
+
+@pytest.mark.parametrize(
+    ("host", "en", "ja"),
+    [
+        ("a..b", "two dots in a row", "ドットが続いて"),
+        ("a" * 64 + ".example", "longer than 63 characters", "63 文字を超えて"),
+        ("pop example", "a character host names cannot have", "使えない文字"),
+    ],
+)
+def test_a_bad_host_name_in_the_config_is_a_usage_error(tmp_path: Path, host: str, en: str, ja: str) -> None:
+    path = _write(tmp_path, _ACCOUNT.format(host=host))
+    for lang, word in (("en", en), ("ja", ja)):
+        proc = _fetch_config(path, lang)  # a child process: no traceback reaches the user
+        assert proc.returncode == 64 and "Traceback" not in proc.stderr, proc.stderr
+        assert str(path) in proc.stderr and "host" in proc.stderr and word in proc.stderr, proc.stderr
+
+
+def test_good_values_of_every_kind_load(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("x")
+    text = _ACCOUNT.format(host="bücher.example.") + (
+        'port = 2995\ntimeout = 2.5\nmax_size = 0\nonly_new = true\nallow_plaintext = false\nca_file = "ca.pem"\n'
+        'delete = "after-days"\ndelete_after_days = 0.5\n'
+    )
+    (config,) = load_config(_write(tmp_path, text))
+    assert config.account.endpoint.port == 2995 and config.account.endpoint.allow_plaintext is False
+    assert config.options.only_new is True and config.options.max_size == 0
+    assert config.account.endpoint.ca_file == (tmp_path / "ca.pem").as_posix()

@@ -88,7 +88,8 @@ class Catalog:
         self.area = area
         self.source = source  # the file name errors quote
         self._entries = dict(entries)
-        self._groups = {name: MappingProxyType(dict(members)) for name, members in groups.items()}
+        # Plain dicts inside (a catalog deep-copies; a mappingproxy does not), read-only views outside.
+        self._groups = {name: dict(members) for name, members in groups.items()}
 
     def __getattr__(self, name: str) -> Msg:
         if name.startswith("_"):  # a slot not yet set (copy, pickle): no recursion through msg()
@@ -105,7 +106,7 @@ class Catalog:
 
     def group(self, name: str) -> Mapping[str, Msg]:
         try:
-            return self._groups[name]
+            return MappingProxyType(self._groups[name])
         except KeyError:
             raise KeyError(f"message catalog {self.area!r} ({self.source}): no group {name}") from None
 
@@ -115,7 +116,7 @@ class Catalog:
 
     @property
     def groups(self) -> Mapping[str, Mapping[str, Msg]]:
-        return MappingProxyType(self._groups)
+        return MappingProxyType({name: MappingProxyType(members) for name, members in self._groups.items()})
 
     def __repr__(self) -> str:
         return f"<Catalog {self.area!r}: {len(self._entries)} entries, {len(self._groups)} groups>"

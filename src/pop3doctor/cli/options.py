@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import click
 
-from pop3doctor.endpoint import DEFAULT_PORTS, Security, default_port
-from pop3doctor.i18n import Lang, catalog
+from pop3doctor.endpoint import DEFAULT_PORTS, Security, default_port, host_problem
+from pop3doctor.i18n import Lang, catalog, resolve_lang
 
 _t = catalog("cli")
 
@@ -29,7 +29,7 @@ EXIT_USAGE = 64  # sysexits.h EX_USAGE
 def connection_options(func: F) -> F:
     """--host --port --security --user --password-env --password-stdin --ca-file --timeout --allow-plaintext."""
     decorators = [
-        click.option("--host", "-H", help="受信メールサーバー / incoming (POP3) server name"),
+        click.option("--host", "-H", callback=_check_host, help="受信メールサーバー / incoming (POP3) server name"),
         click.option("--port", "-p", type=click.IntRange(1, 65535), help="port (default: 995 ssl, 110 starttls/plain)"),
         click.option(
             "--security",
@@ -51,11 +51,24 @@ def connection_options(func: F) -> F:
             help="allow sending the password without encryption (not recommended)",
         ),
         click.option("--dns-server", "dns_servers", multiple=True, metavar="IP[:PORT]", help="use this DNS server"),
-        click.option("--lang", type=click.Choice(["ja", "en"]), help="言語 / language (default: from the locale)"),
+        # Eager, so that the other options' checks (--host) speak the chosen language.
+        click.option(
+            "--lang", type=click.Choice(["ja", "en"]), is_eager=True, help="言語 / language (default: from the locale)"
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--host`` must be a name or IP literal that can be looked up (`host_problem`): exit 64 otherwise."""
+    if value is None:
+        return None
+    problem = host_problem(value)
+    if problem is not None:
+        raise click.UsageError(problem(resolve_lang(ctx.params.get("lang"))), ctx=ctx)
+    return value
 
 
 def read_password(

@@ -38,10 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pop3doctor.endpoint import Endpoint, Security, default_port
-from pop3doctor.i18n import Msg
+from pop3doctor.endpoint import Endpoint, Security, default_port, host_problem
+from pop3doctor.i18n import Lang, Msg, catalog
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.sync.engine import Account, DeleteMode, FetchOptions
+
+_t = catalog("sync")
 
 #: How long a ``password_command`` may take (a GPG agent may ask for a PIN).
 PASSWORD_COMMAND_TIMEOUT = 120.0
@@ -76,31 +78,61 @@ class AccountConfig:
 
 
 _SECRET_KEYS = ("password",)
-_KNOWN_KEYS = frozenset(
-    {
-        "host",
-        "user",
-        "port",
-        "security",
-        "password_env",
-        "password_command",
-        "password_keyring",
-        "password",
-        "maildir",
-        "mbox",
-        "delete",
-        "delete_after_days",
-        "only_new",
-        "max_size",
-        "ca_file",
-        "timeout",
-        "allow_plaintext",
-    }
-)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """What one key's value must be: a kind (``CONFIG_KINDS`` in sync.toml) and, for numbers, a range."""
+
+    kind: str  # "string" | "string-or-list" | "boolean" | "integer" | "number"
+    low: float | None = None
+    high: float | None = None
+
+
+_STRING = _Rule("string")
+#: Every key of an ``[accounts.NAME]`` table; the ranges are the command line's
+#: (``--port``, ``--timeout``, ``--max-size``, ``--delete-after-days``).
+_SCHEMA: dict[str, _Rule] = {
+    "host": _STRING,
+    "user": _STRING,
+    "port": _Rule("integer", 1, 65535),
+    "security": _STRING,
+    "password_env": _STRING,
+    "password_command": _Rule("string-or-list"),
+    "password_keyring": _STRING,
+    "password": _STRING,
+    "maildir": _STRING,
+    "mbox": _STRING,
+    "delete": _STRING,
+    "delete_after_days": _Rule("number", 0),
+    "only_new": _Rule("boolean"),
+    "max_size": _Rule("integer", 0),
+    "ca_file": _STRING,
+    "timeout": _Rule("number", 0.1, 600),
+    "allow_plaintext": _Rule("boolean"),
+}
+_KNOWN_KEYS = frozenset(_SCHEMA)
+#: Which TOML values (`_found`) each kind accepts.
+_ACCEPTS = {
+    "string": {"string"},
+    "string-or-list": {"string", "array"},
+    "boolean": {"boolean"},
+    "integer": {"integer"},
+    "number": {"integer", "float"},
+}
 
 
 def _err(ja: str, en: str, **fields: object) -> ConfigError:
     return ConfigError(Msg(ja=ja, en=en).format(**fields))
+
+
+def _msg(entry: Msg, **fields: object) -> Msg:
+    """``entry`` filled in each language; a field that is a `Msg` is filled in the same language."""
+
+    def one(lang: Lang) -> str:
+        return entry(lang, **{k: v(lang) if isinstance(v, Msg) else v for k, v in fields.items()})
+
+    return Msg(one("ja"), one("en"))
 
 
 def load_config(path: Path) -> list[AccountConfig]:
@@ -133,7 +165,14 @@ def load_config(path: Path) -> list[AccountConfig]:
         )
     if any(isinstance(a, dict) and any(k in a for k in _SECRET_KEYS) for a in accounts.values()):
         _check_private(path)
-    return [_account(name, table, path.parent) for name, table in accounts.items()]
+    configs: list[AccountConfig] = []
+    for name, table in accounts.items():
+        try:
+            configs.append(_account(name, table, path.parent))
+        except ConfigError as exc:
+            # Every mistake in an account names the file it is in.
+            raise ConfigError(_msg(_t.CONFIG_IN_FILE, path=path, problem=exc.msg)) from None
+    return configs
 
 
 def _check_private(path: Path) -> None:
@@ -153,7 +192,11 @@ def _check_private(path: Path) -> None:
 def _account(name: str, table: Any, base: Path) -> AccountConfig:
     """One ``[accounts.NAME]`` table, checked in the order its errors are reported."""
     _check_keys(name, table)
+    _check_values(name, table)
     host, user = _need_str(name, table, "host"), _need_str(name, table, "user")
+    problem = host_problem(host)
+    if problem is not None:
+        raise ConfigError(_msg(_t.CONFIG_BAD_HOST, name=name, problem=problem))
     security = _security(name, table)
     source = _password_source(name, table)
     maildir, mbox = _destination(name, table)
@@ -164,8 +207,8 @@ def _account(name: str, table: Any, base: Path) -> AccountConfig:
         default_port(security, table.get("port")),
         security,
         user,
-        ca_file=_path(table["ca_file"], base).as_posix() if "ca_file" in table else None,
-        allow_plaintext=bool(table.get("allow_plaintext", False)),
+        ca_file=_ca_file(name, table, base),
+        allow_plaintext=table.get("allow_plaintext", False),
     )
     account = Account(
         endpoint,
@@ -175,7 +218,7 @@ def _account(name: str, table: Any, base: Path) -> AccountConfig:
     options = FetchOptions(
         delete=delete,
         delete_after_days=float(days),
-        only_new=bool(table.get("only_new", False)),
+        only_new=table.get("only_new", False),
         max_size=table.get("max_size"),
     )
     return AccountConfig(
@@ -199,6 +242,55 @@ def _check_keys(name: str, table: Any) -> None:
             name=name,
             keys=", ".join(unknown),
         )
+
+
+def _check_values(name: str, table: dict[str, Any]) -> None:
+    """Each value against `_SCHEMA`, in the file's order: the first wrong one is reported."""
+    for key, value in table.items():
+        rule = _SCHEMA[key]
+        found = _found(value)
+        if found not in _ACCEPTS[rule.kind]:
+            raise ConfigError(
+                _msg(
+                    _t.CONFIG_BAD_TYPE,
+                    name=name,
+                    key=key,
+                    kind=_t.group("CONFIG_KINDS")[rule.kind],
+                    found=_t.group("CONFIG_FOUND")[found],
+                )
+            )
+        if rule.low is None:
+            continue
+        # Written so that NaN (valid TOML) is out of every range.
+        if not (rule.low <= value and (rule.high is None or value <= rule.high)):
+            span = f">= {rule.low:g}" if rule.high is None else f"{rule.low:g}..{rule.high:g}"
+            raise ConfigError(_msg(_t.CONFIG_OUT_OF_RANGE, name=name, key=key, value=value, range=span))
+
+
+def _found(value: object) -> str:
+    """The kind of TOML value ``value`` is (a ``CONFIG_FOUND`` key); never the value, which may be a secret."""
+    if isinstance(value, str):
+        return "empty-string" if not value else "nul-string" if "\0" in value else "string"
+    if isinstance(value, bool):  # before int: bool is an int subclass
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "table"
+    return "datetime"  # tomllib's only other values: datetime, date, time
+
+
+def _ca_file(name: str, table: dict[str, Any], base: Path) -> str | None:
+    if "ca_file" not in table:
+        return None
+    path = _path(table["ca_file"], base)
+    if not path.is_file():
+        raise ConfigError(_msg(_t.CONFIG_NO_CA_FILE, name=name, file=path))
+    return path.as_posix()
 
 
 def _need_str(name: str, table: dict[str, Any], key: str) -> str:
