@@ -141,6 +141,8 @@ def _render(report: FetchReport, lang: Lang, console: Console) -> None:
         )
     for note in report.notes:
         console.print(note.msg(lang), markup=False, style="cyan")
+    if report.duplicate_uidl:
+        console.print(_t.FETCH_KEPT_DUPLICATE_UIDL(lang, n=report.duplicate_uidl), markup=False, style="yellow")
     if report.skipped_too_large:
         console.print(_t.FETCH_SKIPPED_BIG(lang, n=report.skipped_too_large), markup=False, style="yellow")
     if report.failed:
