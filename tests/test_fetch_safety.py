@@ -1,7 +1,9 @@
 """fetch safety against hostile servers and broken local storage (issue 12).
 
 - a server that lists one UIDL for two different messages: both are saved,
-  neither is deleted, and a second run saves nothing twice.
+  neither is deleted, and a second run saves nothing twice;
+- a full disk (a small tmpfs), a read-only Maildir, a Maildir path under a
+  plain file: no partial file is left, and "nothing could be stored" is exit 2.
 """
 
 from __future__ import annotations
@@ -9,9 +11,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 import trustme
 
 from pop3doctor.endpoint import Endpoint, Security
@@ -101,3 +108,80 @@ async def test_the_cli_says_the_duplicate_uidl_messages_were_kept(trustme_ca: tr
     report = json.loads(outputs[1])
     assert (report["fetched"], report["duplicate_uidl"], report["duplicate_uidl_already_saved"]) == (0, 2, 2)
     assert len(_ids(tmp_path / "M")) == 2
+
+
+# --- a destination that is full, read-only or not a directory ----------------------------------
+
+#: Runs inside ``unshare -m`` (a private mount namespace): mounts ``argv[1]``'s
+#: file system, runs ``fetch`` with the rest of argv, and prints what fetch said
+#: together with what is left in the Maildir (the mount dies with the namespace).
+_IN_NAMESPACE = r"""
+import json, os, subprocess, sys
+mount, maildir, *fetch = sys.argv[1:]
+subprocess.run(mount, shell=True, check=True)
+done = subprocess.run([sys.executable, "-m", "pop3doctor", "fetch", *fetch], capture_output=True, text=True)
+left = {sub: sorted(os.listdir(os.path.join(maildir, sub))) for sub in ("tmp", "new")
+        if os.path.isdir(os.path.join(maildir, sub))}
+print(json.dumps({"rc": done.returncode, "out": done.stdout, "err": done.stderr, "left": left}))
+"""
+
+
+def _fetch_in_namespace(mount: str, maildir: Path, args: list[str]) -> dict[str, Any]:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare (a private mount namespace)")
+    done = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", sys.executable, "-c", _IN_NAMESPACE, mount, str(maildir), *args],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "P3D_PW": LAB_PASSWORD},
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def _cli_args(lab: LabServer, tmp_path: Path, maildir: Path, *extra: str) -> list[str]:
+    lab.write_ca(tmp_path / "ca.pem")
+    return ["--host", "127.0.0.1", "--port", str(lab.tls_port), "--security", "ssl", "--user", "alice",
+            "--ca-file", str(tmp_path / "ca.pem"), "--password-env", "P3D_PW", "--maildir", str(maildir),
+            "--state", str(tmp_path / "state"), "--json", "--delete", *extra]
+
+
+@pytest.mark.parametrize(("sizes", "fetched", "code"), [((300_000,), 0, 2), ((20_000, 300_000), 1, 1)])
+def test_disk_full_leaves_no_partial_file_in_tmp(
+    trustme_ca: trustme.CA, tmp_path: Path, sizes: tuple[int, ...], fetched: int, code: int
+) -> None:
+    """A 256 KiB tmpfs: a 300 KB message hits ENOSPC mid-RETR (and again in the close's flush)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    msgs = [make_message(i, size) for i, size in enumerate(sizes)]
+    with LabServer("healthy", messages=msgs, ca=trustme_ca).run_in_thread() as lab:
+        args = _cli_args(lab, tmp_path, small / "M", "--window", "1")
+        result = _fetch_in_namespace(f"mount -t tmpfs -o size=256k tmpfs {small}", small / "M", args)
+        assert not any(m.deleted for m in lab.mailbox)
+    report = json.loads(result["out"])
+    assert (result["rc"], report["fetched"], report["error"]["cause"]) == (code, fetched, "local-storage")
+    assert "No space left on device" in report["error"]["detail"]
+    assert result["left"]["tmp"] == []  # no partial file
+    assert len(result["left"]["new"]) == fetched
+
+
+def test_read_only_maildir_and_maildir_under_a_file_both_exit_2(trustme_ca: trustme.CA, tmp_path: Path) -> None:
+    maildir = tmp_path / "ro" / "M"
+    for sub in ("tmp", "new", "cur"):
+        (maildir / sub).mkdir(parents=True)
+    (tmp_path / "plain").write_text("not a directory")
+    with LabServer("healthy", messages=[make_message(0, 3000)], ca=trustme_ca).run_in_thread() as lab:
+        ro = _fetch_in_namespace(
+            f"mount --bind {maildir.parent} {maildir.parent} && mount -o remount,bind,ro {maildir.parent}",
+            maildir, _cli_args(lab, tmp_path, maildir),
+        )
+        under_file = subprocess.run(
+            [sys.executable, "-m", "pop3doctor", "fetch", *_cli_args(lab, tmp_path, tmp_path / "plain" / "M")],
+            capture_output=True, text=True, timeout=60, env={**os.environ, "P3D_PW": LAB_PASSWORD},
+        )
+        assert not any(m.deleted for m in lab.mailbox)
+    for rc, out in ((ro["rc"], ro["out"]), (under_file.returncode, under_file.stdout)):
+        report = json.loads(out)
+        assert (rc, report["fetched"], report["error"]["cause"], report["error"]["stage"]) == (
+            2, 0, "local-storage", "prepare"
+        )
+    assert ro["left"] == {"tmp": [], "new": []}

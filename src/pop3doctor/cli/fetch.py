@@ -4,7 +4,8 @@ Thin front end over `pop3doctor.sync`: parses options, finds the password
 (environment variable, stdin, a terminal prompt, or the config file's
 source -- never an argument), shows progress on a terminal, prints a text or
 ``--json`` summary.  Exit status: 0 all fetched, 1 partial, 2 could not
-fetch (connection, login, lock), 64 usage error.
+fetch at all (connection, login, lock, or a destination that stored nothing:
+read-only, full, not a directory), 64 usage error.
 """
 
 from __future__ import annotations

@@ -81,7 +81,16 @@ class FetchReport:
 
     @property
     def exit_code(self) -> int:
+        """0 all done; 2 could not fetch at all; 1 anything in between.
+
+        "Could not fetch at all": the run stopped before reaching the mailbox
+        (lock, local preparation, connection, login), or the destination was
+        unusable (a local-storage stop: read-only, full, not a directory)
+        before a single message was stored.
+        """
         if self.stop_cause is not None and self.stop_stage in _BEFORE_MAILBOX:
+            return EXIT_FAILED
+        if self.stop_cause == "local-storage" and self.fetched == 0 and self.recovered == 0:
             return EXIT_FAILED
         if self.stop_cause is not None or self.failed:
             return EXIT_PARTIAL
