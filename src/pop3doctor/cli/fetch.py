@@ -4,7 +4,8 @@ Thin front end over `pop3doctor.sync`: parses options, finds the password
 (environment variable, stdin, a terminal prompt, or the config file's
 source -- never an argument), shows progress on a terminal, prints a text or
 ``--json`` summary.  Exit status: 0 all fetched, 1 partial, 2 could not
-fetch (connection, login, lock), 64 usage error.
+fetch at all (connection, login, lock, or a destination that stored nothing:
+read-only, full, not a directory), 64 usage error.
 """
 
 from __future__ import annotations
@@ -141,6 +142,8 @@ def _render(report: FetchReport, lang: Lang, console: Console) -> None:
         )
     for note in report.notes:
         console.print(note.msg(lang), markup=False, style="cyan")
+    if report.duplicate_uidl:
+        console.print(_t.FETCH_KEPT_DUPLICATE_UIDL(lang, n=report.duplicate_uidl), markup=False, style="yellow")
     if report.skipped_too_large:
         console.print(_t.FETCH_SKIPPED_BIG(lang, n=report.skipped_too_large), markup=False, style="yellow")
     if report.failed:

@@ -7,8 +7,10 @@ network, server or disk trouble -- those end up in the returned
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,14 @@ from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.protocol.errors import LocalProtocolError
 from pop3doctor.sync.causes import cause_for
 from pop3doctor.sync.lock import FileLock, LockBusy
-from pop3doctor.sync.report import NO_UIDL, ONLY_NEW_BASELINE, RECOVERED, FailedMessage, FetchReport
+from pop3doctor.sync.report import (
+    DUPLICATE_UIDL,
+    NO_UIDL,
+    ONLY_NEW_BASELINE,
+    RECOVERED,
+    FailedMessage,
+    FetchReport,
+)
 from pop3doctor.sync.state import Pending, UidlState
 from pop3doctor.sync.store import MessageWriter, Staged, Store
 
@@ -143,20 +152,35 @@ def _os_detail(exc: OSError) -> str:
     return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
 
 
-class _Sink:
-    """The `MessageSink` for one RETR: feeds the store's writer and the progress bar."""
+def content_key(uid: str, digest: str) -> str:
+    """The state key of a message whose UIDL the server gives to others too: uid and content."""
+    return "dup:" + hashlib.sha256(f"{uid}\0{digest}".encode()).hexdigest()
 
-    def __init__(self, run: _Run, writer: MessageWriter) -> None:
+
+class _Sink:
+    """The `MessageSink` for one RETR: feeds the store's writer and the progress bar.
+
+    With ``ambiguous`` (the server lists the message's UIDL for other
+    messages too) the wire bytes are hashed, and the message is recorded
+    under `content_key` -- or dropped when that content is already saved.
+    """
+
+    def __init__(self, run: _Run, writer: MessageWriter, ambiguous: bool = False) -> None:
         self.run = run
         self.writer = writer
+        self.hash = hashlib.sha256() if ambiguous else None
 
     def write(self, data: bytes) -> None:
         self.writer.write(data)
+        if self.hash is not None:
+            self.hash.update(data)
         self.run.progress.advance(len(data))
 
     def close(self) -> None:
         self.writer.close()
         staged = self.writer.staged
+        if staged is not None and self.hash is not None:
+            staged = self.run.rekey(staged, content_key(staged.uid, self.hash.hexdigest()))
         if staged is not None:
             self.run.staged(staged)
         self.run.progress.message_done()
@@ -189,6 +213,10 @@ class _Run:
         self.batch_octets = 0
         self.uids: dict[int, str] = {}
         self.sizes: dict[int, int] = {}
+        #: Message numbers whose UIDL the server also lists for another message.
+        self.ambiguous: set[int] = set()
+        #: Content keys of ambiguous messages staged in this run.
+        self.claimed_keys: set[str] = set()
         self.seen_at = clock()
 
     # ---- the steps ---------------------------------------------------------------------
@@ -269,23 +297,7 @@ class _Run:
             self.report.uid_source = "uidl"
         self.uids = uids
         self.report.on_server = len(uids)
-        known = self.state.known()
-        new: list[int] = []
-        claimed: set[str] = set()
-        for msgnum in sorted(uids):
-            uid = uids[msgnum]
-            if uid in known or uid in claimed:
-                continue  # a server listing one uid twice is broken; fetch it once
-            claimed.add(uid)
-            new.append(msgnum)
-        if self.options.only_new and not known and new:
-            # --only-new on the account's first run: what is there now is the
-            # baseline, recorded as seen and never fetched (nor deleted).
-            self.report.marked_seen = len(new)
-            self.report.notes.append(ONLY_NEW_BASELINE)
-            if not self.options.dry_run:
-                self.state.mark_skipped([uids[n] for n in new], self.seen_at)
-            new = []
+        new = self._new_messages(uids)
         self.report.new = len(new)
         if not new:
             return []
@@ -301,8 +313,51 @@ class _Run:
         self.progress.start(len(new), sum(sizes.get(n, 0) for n in new))
         return new
 
+    def _new_messages(self, uids: dict[int, str]) -> list[int]:
+        """The message numbers to fetch, and the ``--only-new`` baseline.
+
+        A UIDL the server lists for several messages (RFC 1939 says it must
+        not; some servers hash the headers only) cannot tell them apart: each
+        such message is fetched by number every run, saved once per content
+        (`content_key`) and never deleted.
+        """
+        counts = Counter(uids.values())
+        self.ambiguous = {n for n, uid in uids.items() if counts[uid] > 1}
+        if self.ambiguous:
+            self.report.duplicate_uidl = len(self.ambiguous)
+            self.report.notes.append(DUPLICATE_UIDL)
+        known = self.state.known()
+        new: list[int] = []
+        for msgnum in sorted(uids):
+            entry = known.get(uids[msgnum])
+            if msgnum in self.ambiguous:
+                if entry is None or entry.status != "skipped":
+                    new.append(msgnum)
+            elif entry is None:
+                new.append(msgnum)
+        if self.options.only_new and not known and new:
+            # --only-new on the account's first run: what is there now is the
+            # baseline, recorded as seen and never fetched (nor deleted).
+            self.report.marked_seen = len(new)
+            self.report.notes.append(ONLY_NEW_BASELINE)
+            if not self.options.dry_run:
+                self.state.mark_skipped(sorted({uids[n] for n in new}), self.seen_at)
+            new = []
+        return new
+
     def _open_sink(self, msgnum: int) -> _Sink:
-        return _Sink(self, self.store.open_writer(self.uids[msgnum], self.sizes.get(msgnum)))
+        writer = self.store.open_writer(self.uids[msgnum], self.sizes.get(msgnum))
+        return _Sink(self, writer, ambiguous=msgnum in self.ambiguous)
+
+    def rekey(self, staged: Staged, key: str) -> Staged | None:
+        """``staged`` under its content key, or None (file removed) when that content is saved already."""
+        entry = self.state.known_one(key)
+        if key in self.claimed_keys or (entry is not None and entry.status == "delivered"):
+            self.store.discard([staged])
+            self.report.duplicate_uidl_already_saved += 1
+            return None
+        self.claimed_keys.add(key)
+        return dataclasses.replace(staged, uid=key)
 
     def _on_error(self, msgnum: int, error: ServerError) -> None:
         self.report.failed.append(
@@ -360,6 +415,8 @@ class _Run:
         known = self.state.known()
         result = []
         for msgnum, uid in sorted(self.uids.items()):
+            if msgnum in self.ambiguous:
+                continue  # its UIDL does not say which message is on disk
             entry = known.get(uid)
             if entry is not None and entry.status == "delivered" and entry.first_seen <= cutoff:
                 result.append(msgnum)

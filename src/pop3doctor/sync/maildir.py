@@ -99,6 +99,13 @@ class MaildirStore:
         for sub in ("tmp", "new", "cur"):
             make_dirs_durable(self.location / sub)
         self._remove_stale_tmp()
+        self._probe_writable()
+
+    def _probe_writable(self) -> None:
+        """Fail now, before connecting, when ``tmp/`` takes no file (read-only, no permission)."""
+        probe = self.location / "tmp" / unique_name()
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.unlink(probe)
 
     def _remove_stale_tmp(self) -> None:
         # Only our own host's files: another machine may share the Maildir

@@ -33,6 +33,7 @@ class Note:
 NO_UIDL = Note("uidl-unavailable", _t.NOTE_UIDL_UNAVAILABLE)
 ONLY_NEW_BASELINE = Note("only-new-baseline", _t.NOTE_ONLY_NEW_BASELINE)
 RECOVERED = Note("recovered", _t.NOTE_RECOVERED)
+DUPLICATE_UIDL = Note("duplicate-uidl", _t.NOTE_DUPLICATE_UIDL)
 
 
 @dataclass(slots=True)
@@ -59,6 +60,11 @@ class FetchReport:
     deleted: int = 0
     would_fetch: int = 0
     would_delete: int = 0
+    #: Messages whose UIDL the server lists for another message too: fetched
+    #: by number, saved once per content, never deleted.
+    duplicate_uidl: int = 0
+    #: Of those, how many had content already saved (nothing written).
+    duplicate_uidl_already_saved: int = 0
     failed: list[FailedMessage] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     #: Why the run stopped early: a cause code from the knowledge catalogue,
@@ -75,7 +81,16 @@ class FetchReport:
 
     @property
     def exit_code(self) -> int:
+        """0 all done; 2 could not fetch at all; 1 anything in between.
+
+        "Could not fetch at all": the run stopped before reaching the mailbox
+        (lock, local preparation, connection, login), or the destination was
+        unusable (a local-storage stop: read-only, full, not a directory)
+        before a single message was stored.
+        """
         if self.stop_cause is not None and self.stop_stage in _BEFORE_MAILBOX:
+            return EXIT_FAILED
+        if self.stop_cause == "local-storage" and self.fetched == 0 and self.recovered == 0:
             return EXIT_FAILED
         if self.stop_cause is not None or self.failed:
             return EXIT_PARTIAL
@@ -110,6 +125,8 @@ class FetchReport:
             "deleted": self.deleted,
             "would_fetch": self.would_fetch,
             "would_delete": self.would_delete,
+            "duplicate_uidl": self.duplicate_uidl,
+            "duplicate_uidl_already_saved": self.duplicate_uidl_already_saved,
             "failed": [{"msgnum": f.msgnum, "uid": f.uid, "cause": f.cause, "detail": f.detail} for f in self.failed],
             "notes": [{"code": n.code, "message": n.msg(lang)} for n in self.notes],
             "error": None

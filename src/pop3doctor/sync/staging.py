@@ -63,16 +63,36 @@ class StagingWriter(abc.ABC):
     def close(self) -> None:
         if self._file is None:
             return
-        self._put(self._ending())
+        try:
+            self._put(self._ending())
+        except BaseException:
+            self.abort()
+            raise
         file, self._file = self._file, None
-        self._staged = self._finish(file, None if self._hash is None else self._hash.hexdigest())
+        try:
+            self._staged = self._finish(file, None if self._hash is None else self._hash.hexdigest())
+        except BaseException:
+            self._remove(file)
+            raise
 
     def abort(self) -> None:
-        if self._file is not None:
-            file, self._file = self._file, None
-            file.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        file, self._file = self._file, None
+        self._remove(file)
+
+    def _remove(self, file: BinaryIO | None) -> None:
+        """Close ``file`` and unlink it, whatever closing says.
+
+        Closing flushes the write buffer, which fails again on a full disk
+        (ENOSPC) or a file-size limit: that error must not keep the partial
+        file in place.
+        """
+        try:
+            if file is not None:
+                with contextlib.suppress(OSError):
+                    file.close()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
 
     def _ending(self) -> bytes:
         """The converter's last bytes plus whatever the format puts after a message."""

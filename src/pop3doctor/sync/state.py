@@ -129,6 +129,13 @@ class UidlState:
         rows = self._db.execute("SELECT uid, status, first_seen, target FROM messages")
         return {uid: Known(status, first_seen, target) for uid, status, first_seen, target in rows}
 
+    def known_one(self, uid: str) -> Known | None:
+        """What the state says about ``uid`` alone (one indexed lookup)."""
+        if self._db is None:
+            return None
+        row = self._db.execute("SELECT status, first_seen, target FROM messages WHERE uid = ?", (uid,)).fetchone()
+        return None if row is None else Known(row[0], row[1], row[2])
+
     def pending(self) -> list[Pending]:
         if self._db is None:
             return []
