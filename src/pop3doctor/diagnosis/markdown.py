@@ -44,7 +44,8 @@ def render_markdown(report: Report, lang: Lang) -> str:
     for f in report.findings:
         if f.stage == "summary":
             continue
-        out.append(f"| {STATUS_WORDS[f.status](lang)} | {STAGE_NAMES[f.stage](lang)} | {md_text(f.title(lang))} | {f.elapsed_ms:.0f} |")
+        title = md_text(f.title(lang))
+        out.append(f"| {STATUS_WORDS[f.status](lang)} | {STAGE_NAMES[f.stage](lang)} | {title} | {f.elapsed_ms:.0f} |")
     out += ["", f"## {_t.REPORT_DETAILS(lang)}", ""]
     for f in report.findings:
         if f.stage == "summary" or (not f.evidence and not f.transcript):
