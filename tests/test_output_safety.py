@@ -18,11 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
+import trustme
 from markdown_it import MarkdownIt
 
 from pop3doctor.web import RunOptions, create_app
 from pop3doctor.web.server import serve_in_thread
+from support.dns_server import LocalDnsServer
 from support.hostile_output import HostileServer, diagnose_args, fetch_args, run_cli
+from support.https_server import LocalWebServer, Route
 
 # Controls first, then markup: the diagnosis shows only the first 80 characters in titles
 # (and takes a leading "[...]" for an RFC 2449 response code).
@@ -201,3 +204,42 @@ async def test_web_events_show_escapes(tmp_path: Path) -> None:
     assert "\\x1b[31mRED" in greeting[0]["title"]["en"]
     reports = [e["report"]["en"] for e in events if "report" in e]
     assert reports and "\\x1b[31mRED" in reports[0]
+
+
+# -- discover: what an autoconfig file says ------------------------------------------------
+
+AUTOCONFIG_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="example.test">
+    <domain>example.test</domain>
+    <incomingServer type="pop3">
+      <hostname>pop.example.test</hostname><port>995</port><socketType>SSL</socketType>
+      <username>\u202egnp.exe\u0085 [bold]B[/bold] %EMAILLOCALPART%</username>
+      <authentication>password-cleartext</authentication>
+    </incomingServer>
+  </emailProvider>
+</clientConfig>
+"""
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["terminal", "json"])
+async def test_discover_shows_autoconfig_text_escaped(as_json: bool, tmp_path: Path) -> None:
+    """XML cannot carry ESC or NUL, but it can carry a bidi override and C1 controls."""
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(ca.cert_pem.bytes())
+    names = ["autoconfig.example.test", "example.test"]
+    routes = {"autoconfig.example.test/mail/config-v1.1.xml": Route(body=AUTOCONFIG_XML.encode())}
+    with LocalDnsServer({name: {"A": ["127.0.0.1"]} for name in names}) as dns:
+        with LocalWebServer(routes, ca, names=names) as web:
+            code, out, err = await run_cli(
+                "discover", "alice@example.test", "--lang", "en", "--dns-server", dns.nameserver,
+                "--ca-file", str(ca_file), "--source", "autoconfig", "--ispdb-url", "", "--no-http",
+                "--https-port", str(web.https_port), "--timeout", "5", *(["--json"] if as_json else []),
+            )
+    assert code == 0, out + err
+    assert_safe(out + err, "discover output")
+    if as_json:
+        assert json.loads(out)["chosen"]["username"] == "\u202egnp.exe\u0085 [bold]B[/bold] alice"
+    else:
+        assert "\\u202egnp.exe\\x85 [bold]B[/bold] alice" in out
