@@ -243,3 +243,13 @@ async def test_discover_shows_autoconfig_text_escaped(as_json: bool, tmp_path: P
         assert json.loads(out)["chosen"]["username"] == "\u202egnp.exe\u0085 [bold]B[/bold] alice"
     else:
         assert "\\u202egnp.exe\\x85 [bold]B[/bold] alice" in out
+
+
+# -- what the user typed, quoted back in a usage error -------------------------------------
+
+
+async def test_usage_error_quotes_the_argument_escaped() -> None:
+    code, out, err = await run_cli("discover", "taro\x1b]8;;http://evil.example/\x07\u202egro.elpmaxe", "--lang", "en")
+    assert code == 64, out + err
+    assert_safe(out + err, "the usage error")
+    assert "taro\\x1b]8;;http://evil.example/\\x07\\u202egro.elpmaxe" in err
