@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
-
 #: ``login`` mode's maildrop: one message, listed but never readable.
 _MAILDROP = {
     "STAT": ("+OK 1 120",),
