@@ -69,7 +69,8 @@ def _shown(exc: click.ClickException) -> click.ClickException:
     """``exc`` with the argument it quotes made visible (a pasted address may hold ESC or a bidi override)."""
     # Only when something needs escaping: click already quotes some values with repr().
     if has_unsafe(exc.message.replace("\n", "")):
-        exc.message = visible(exc.message, keep_newlines=True)
+        # click types ``message`` Final; it is a plain attribute that format_message reads.
+        setattr(exc, "message", visible(exc.message, keep_newlines=True))  # noqa: B010
     return exc
 
 
