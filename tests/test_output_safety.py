@@ -253,3 +253,12 @@ async def test_usage_error_quotes_the_argument_escaped() -> None:
     assert code == 64, out + err
     assert_safe(out + err, "the usage error")
     assert "taro\\x1b]8;;http://evil.example/\\x07\\u202egro.elpmaxe" in err
+
+
+async def test_report_path_is_printed_as_given_not_as_markup(tmp_path: Path) -> None:
+    report = tmp_path / "[red]support[bold].md"
+    async with HostileServer() as server:
+        code, out, err = await run_cli(*diagnose_args(server, "plain", "--report", str(report)))
+    assert code == 2, out + err
+    assert report.exists()
+    assert str(report) in out

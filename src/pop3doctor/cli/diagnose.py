@@ -68,7 +68,7 @@ async def _run(
         render_verdict(console, report, lang)
     if report_path:
         Path(report_path).write_text(render_markdown(report, lang), encoding="utf-8")
-        console.print(_t.DIAGNOSE_REPORT_SAVED(lang, path=report_path))
+        console.print(_t.DIAGNOSE_REPORT_SAVED(lang, path=report_path), markup=False)  # a path is not markup
     return report.exit_code
 
 

@@ -31,7 +31,7 @@ from rich.progress import (
 from pop3doctor.cli.console import make_console
 from pop3doctor.cli.options import connection_options, read_password, security_and_port
 from pop3doctor.endpoint import Endpoint, Security, default_port
-from pop3doctor.escaping import json_text
+from pop3doctor.escaping import json_text, visible
 from pop3doctor.i18n import Lang, catalog, resolve_lang
 from pop3doctor.knowledge.causes import CAUSE_CODES, get_cause
 from pop3doctor.net.timeouts import Timeouts
@@ -94,7 +94,8 @@ class _RichProgress:
             console=console,
             transient=True,
         )
-        self.label = label
+        # Rendered as a Text, not through render_str: made visible here (a config's user name).
+        self.label = visible(label)
         self.messages: TaskID | None = None
         self.done = 0
         self.total_messages = 0
