@@ -34,8 +34,6 @@ from typing import Any
 #: lone surrogates (undecodable bytes kept by ``surrogateescape``).
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
-_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
 
 @lru_cache(maxsize=4096)
 def _unsafe(ch: str) -> bool:
@@ -43,8 +41,8 @@ def _unsafe(ch: str) -> bool:
 
 
 def _escape(ch: str) -> str:
-    if ch in _SHORT:
-        return _SHORT[ch]
+    # Always the numeric form (no "\\r"): then only a backslash before "x" + 2,
+    # "u" + 4 or "U" + 8 hex digits can be mistaken for an escape ("C:\\report" is not).
     code = ord(ch)
     if code <= 0xFF:
         return f"\\x{code:02x}"
@@ -53,34 +51,39 @@ def _escape(ch: str) -> str:
     return f"\\U{code:08x}"
 
 
-# A run of backslashes before an escape introducer (x u U t n r) or before a
-# character that will be escaped is doubled, so the result reads back unambiguously.
-_INTRODUCERS = "xuUtnr"
-_BACKSLASHES = re.compile(r"(\\+)(?=[" + _INTRODUCERS + "])")
+_LOOKS_ESCAPED = re.compile(r"x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8}")
 
 
 def visible(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with every control/format character written as a readable escape.
 
-    ``keep_newlines`` leaves ``\\n`` as a line break (for our own multi-line
-    messages on a terminal); everything else that is not a glyph is escaped,
-    including ``\\r``, which would otherwise overwrite the start of the line.
+    Lossless: a run of backslashes is doubled only where it would otherwise
+    read as (part of) an escape -- before an escaped character, or before
+    text that looks like one (a literal ``\\x1b``); every other backslash is
+    left alone.  ``keep_newlines`` leaves ``\\n`` as a line break (our own
+    multi-line messages on a terminal); ``\\r``, which would overwrite the
+    start of the line, is always escaped.
     """
     if text.isprintable() and "\\" not in text:
         return text  # the common case: nothing to do
+
+    def escaped(ch: str) -> bool:
+        return _unsafe(ch) and not (keep_newlines and ch == "\n")
+
     out: list[str] = []
-    pending_backslashes = 0
-    for ch in text:
-        if ch == "\\":
-            pending_backslashes += 1
+    i, end = 0, len(text)
+    while i < end:
+        ch = text[i]
+        if ch != "\\":
+            out.append(_escape(ch) if escaped(ch) else ch)
+            i += 1
             continue
-        escaped = _unsafe(ch) and not (keep_newlines and ch == "\n")
-        if pending_backslashes:
-            doubled = escaped or ch in _INTRODUCERS
-            out.append("\\" * (pending_backslashes * (2 if doubled else 1)))
-            pending_backslashes = 0
-        out.append(_escape(ch) if escaped else ch)
-    out.append("\\" * pending_backslashes)
+        run_end = i
+        while run_end < end and text[run_end] == "\\":
+            run_end += 1
+        ambiguous = run_end < end and (escaped(text[run_end]) or _LOOKS_ESCAPED.match(text, run_end) is not None)
+        out.append("\\" * ((run_end - i) * (2 if ambiguous else 1)))
+        i = run_end
     return "".join(out)
 
 
