@@ -67,10 +67,10 @@ class Transcript:
         if len(self.lines) >= self.max_lines:
             self.dropped += 1
             return
-        text = self.redact(text)
-        # Control characters from a hostile server must not reach a terminal.
-        clean = "".join(ch if ch.isprintable() else "�" for ch in text[:500])
-        self.lines.append(TranscriptLine(direction, clean, (time.monotonic() - self._start) * 1000))
+        # Kept as the server sent it (cut to a readable length): each output makes it
+        # safe in its own way (`pop3doctor.escaping`), and --json stays faithful.
+        text = self.redact(text)[:500]
+        self.lines.append(TranscriptLine(direction, text, (time.monotonic() - self._start) * 1000))
 
     def client(self, text: str) -> None:
         self._add("C", text)

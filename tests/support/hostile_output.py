@@ -6,6 +6,9 @@ It misbehaves in the ways a user's output must survive:
 - it echoes every credential it receives back in its ``-ERR`` (USER/PASS,
   AUTH PLAIN, AUTH LOGIN, XOAUTH2/OAUTHBEARER), in clear and as sent (base64),
   and in the SASL error challenge of the token mechanisms;
+- ``err``: bytes added to every ``-ERR`` line (terminal escapes, NULs, markup);
+- ``login``: USER/PASS (and AUTH PLAIN) succeeds and the maildrop holds one message whose RETR
+  and TOP fail with an ``-ERR`` (so ``err`` reaches fetch's per-message detail);
 - ``stls``: how STARTTLS fails after its ``+OK``: "close" (the connection is
   closed), "silence" (nothing more is ever sent), "inject" (plaintext lines
   follow the ``+OK`` instead of a TLS handshake).
@@ -24,6 +27,13 @@ import sys
 from pathlib import Path
 from types import TracebackType
 
+#: ``login`` mode's maildrop: one message, listed but never readable.
+_MAILDROP = {
+    "STAT": ("+OK 1 120",),
+    "LIST": ("+OK 1 messages", "1 120", "."),
+    "UIDL": ("+OK", "1 hostile-uid-1", "."),
+}
+
 
 def _decoded(b64: str) -> str:
     try:
@@ -38,10 +48,14 @@ class HostileServer:
         *,
         greeting: bytes = b"+OK hostile ready",
         stls: str | None = None,
+        err: bytes = b"",
+        login: bool = False,
         capa: tuple[str, ...] = ("USER", "SASL PLAIN LOGIN XOAUTH2 OAUTHBEARER", "UIDL"),
     ) -> None:
         self.greeting = greeting
         self.stls = stls
+        self.err = err
+        self.login = login
         self.capa = capa + (("STLS",) if stls else ())
         self.host = "127.0.0.1"
         self.port = 0
@@ -77,7 +91,10 @@ class HostileServer:
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         def send(line: str | bytes) -> None:
-            writer.write((line.encode() if isinstance(line, str) else line) + b"\r\n")
+            raw = line.encode() if isinstance(line, str) else line
+            if raw.startswith(b"-ERR") and self.err:
+                raw += b" " + self.err
+            writer.write(raw + b"\r\n")
 
         send(self.greeting)
         await writer.drain()
@@ -96,8 +113,15 @@ class HostileServer:
                 send(".")
             elif verb == "USER":
                 send(f"+OK {arg} is welcome")
+            elif verb == "PASS" and self.login:
+                send("+OK maildrop locked and ready")
             elif verb == "PASS":
                 send(f"-ERR invalid password: {arg}")
+            elif verb in ("STAT", "LIST", "UIDL") and self.login:
+                for reply in _MAILDROP[verb]:
+                    send(reply)
+            elif verb in ("RETR", "TOP") and self.login:
+                send(f"-ERR message {arg} cannot be read")
             elif verb == "AUTH":
                 send(await self._auth(arg, reader, writer))
             elif verb == "STLS" and self.stls:
@@ -129,6 +153,8 @@ class HostileServer:
             line = await reader.readline()
             self.received.append(line)
             initial = line.decode().strip()
+        if self.login and mech == "PLAIN":
+            return "+OK authenticated"
         decoded = _decoded(initial)
         if mech in ("XOAUTH2", "OAUTHBEARER"):
             echo = base64.b64encode(f'{{"status":"401","token":"{decoded}"}}'.encode()).decode()

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.rule import Rule
 
+from pop3doctor.cli.console import make_console
 from pop3doctor.cli.render import render_finding, render_verdict
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
@@ -75,7 +76,7 @@ async def _run_case(console: Console, case: DemoCase, n: int, lang: Lang, workdi
 
 
 async def _demo(lang: Lang) -> list[str]:
-    console = Console(soft_wrap=True)
+    console = make_console()
     console.print(f"[bold]{escape(_t.DEMO_INTRO(lang))}[/bold]")
     console.print()
     verdicts = []

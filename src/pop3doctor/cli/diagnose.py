@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
+from pop3doctor.cli.console import make_console
 from pop3doctor.cli.discover import settings_for_diagnose
 from pop3doctor.cli.options import connection_options, read_password, security_and_port
 from pop3doctor.cli.render import render_finding, render_verdict
@@ -18,6 +17,7 @@ from pop3doctor.diagnosis.markdown import render_markdown
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
 from pop3doctor.diagnosis.triangulation import parse_reference
+from pop3doctor.escaping import json_text
 from pop3doctor.i18n import Lang, catalog, resolve_lang
 
 _t = catalog("cli")
@@ -48,8 +48,7 @@ async def _run(
     reference: str | None = None,
     email: str | None = None,
 ) -> int:
-    # soft_wrap: Japanese has no spaces to break at; let the terminal wrap.
-    console = Console(stderr=as_json, soft_wrap=True)
+    console = make_console(stderr=as_json)
     report = Report(settings)
     async for finding in diagnose(
         settings,
@@ -64,12 +63,12 @@ async def _run(
         if not as_json:
             render_finding(console, finding, lang)
     if as_json:
-        sys.stdout.write(json.dumps(report.to_dict(lang), ensure_ascii=False, indent=2, default=str) + "\n")
+        sys.stdout.write(json_text(report.to_dict(lang), indent=2, default=str) + "\n")
     else:
         render_verdict(console, report, lang)
     if report_path:
         Path(report_path).write_text(render_markdown(report, lang), encoding="utf-8")
-        console.print(_t.DIAGNOSE_REPORT_SAVED(lang, path=report_path))
+        console.print(_t.DIAGNOSE_REPORT_SAVED(lang, path=report_path), markup=False)  # a path is not markup
     return report.exit_code
 
 

@@ -7,13 +7,13 @@ Exit status: 0 settings found, 2 none found or the provider offers no POP,
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
+from pop3doctor.cli.console import make_console
 from pop3doctor.discovery import (
     AddressError,
     AutoconfigEndpoints,
@@ -29,6 +29,7 @@ from pop3doctor.discovery import (
 from pop3doctor.discovery import messages as m
 from pop3doctor.discovery.autoconfig import DEFAULT_ISPDB_URL
 from pop3doctor.endpoint import Endpoint
+from pop3doctor.escaping import json_text
 from pop3doctor.i18n import Lang, resolve_lang
 
 EXIT_FOUND = 0
@@ -165,9 +166,9 @@ def command(
     except AddressError:
         raise click.UsageError(m.INVALID_ADDRESS(language, text=email)) from None
     if as_json:
-        sys.stdout.write(json.dumps(result.to_dict(language), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json_text(result.to_dict(language), indent=2) + "\n")
     else:
-        render(Console(soft_wrap=True), result, language)
+        render(make_console(), result, language)
     sys.exit(EXIT_FOUND if result.chosen is not None else EXIT_NOT_FOUND)
 
 
@@ -190,7 +191,7 @@ def settings_for_diagnose(
         result = run_discovery(email, DiscoveryConfig(timeout=timeout, nameservers=dns_servers, ca_file=ca_file))
     except AddressError:
         raise click.UsageError(m.INVALID_ADDRESS(lang, text=email)) from None
-    console = Console(stderr=True, soft_wrap=True)
+    console = make_console(stderr=True)
     chosen = result.chosen
     if chosen is None:
         render(console, result, lang)

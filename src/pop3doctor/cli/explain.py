@@ -6,11 +6,10 @@ logic.  Exit status 0 when the text was classified, 1 when it was not.
 
 from __future__ import annotations
 
-import json
-
 import click
-from rich.console import Console
 
+from pop3doctor.cli.console import make_console
+from pop3doctor.escaping import json_text
 from pop3doctor.i18n import Lang, catalog, resolve_lang
 from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.knowledge.explain import explain
@@ -47,11 +46,9 @@ def command(text: tuple[str, ...], as_json: bool, lang: str | None) -> None:
     result = explain(" ".join(text))
     payload = _payload(result.cause, language, result.matched_pattern_source)
     if as_json:
-        click.echo(json.dumps(payload, ensure_ascii=False))
+        click.echo(json_text(payload))
     else:
-        # soft_wrap: rich breaks lines only at spaces, which splits Japanese text
-        # at odd places ("2 段階"); the terminal wraps it better.
-        console = Console(highlight=False, soft_wrap=True)
+        console = make_console()
         if result.cause is None:
             console.print(f"[bold yellow]{_t.EXPLAIN_UNKNOWN(language)}[/]")
             console.print(_t.EXPLAIN_ADVICE(language), markup=False)

@@ -11,7 +11,6 @@ read-only, full, not a directory), 64 usage error.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,10 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from pop3doctor.cli.console import make_console
 from pop3doctor.cli.options import connection_options, read_password, security_and_port
 from pop3doctor.endpoint import Endpoint, Security, default_port
+from pop3doctor.escaping import json_text, visible
 from pop3doctor.i18n import Lang, catalog, resolve_lang
 from pop3doctor.knowledge.causes import CAUSE_CODES, get_cause
 from pop3doctor.net.timeouts import Timeouts
@@ -84,7 +85,7 @@ class _RichProgress:
 
     def __init__(self, console: Console, label: str) -> None:
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # the label is a host name, not markup
             BarColumn(),
             TextColumn("{task.fields[count]}"),
             DownloadColumn(),
@@ -93,7 +94,8 @@ class _RichProgress:
             console=console,
             transient=True,
         )
-        self.label = label
+        # Rendered as a Text, not through render_str: made visible here (a config's user name).
+        self.label = visible(label)
         self.messages: TaskID | None = None
         self.done = 0
         self.total_messages = 0
@@ -236,8 +238,8 @@ def command(**opts: Any) -> None:
 
 
 def _main(opts: dict[str, Any], lang: Lang) -> int:
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = make_console()
+    err = make_console(stderr=True)
     state_dir: Path = opts["state_dir"] or default_state_dir()
     show_progress = err.is_terminal and not opts["as_json"]
     jobs: list[_Job] = []
@@ -272,7 +274,7 @@ def _main(opts: dict[str, Any], lang: Lang) -> int:
             payload: object = reports[0].to_json(lang)
         else:
             payload = {"accounts": [r.to_json(lang) for r in reports], "exit_code": code}
-        click.echo(json.dumps(payload, ensure_ascii=False))
+        click.echo(json_text(payload))
     return code
 
 

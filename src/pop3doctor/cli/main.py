@@ -9,6 +9,7 @@ import click
 
 from pop3doctor import __version__
 from pop3doctor.cli.options import EXIT_USAGE
+from pop3doctor.escaping import has_unsafe, visible
 from pop3doctor.i18n import catalog, resolve_lang
 
 _t = catalog("cli")
@@ -54,14 +55,23 @@ def main() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.UsageError as exc:
-        exc.show()
+        _shown(exc).show()
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
-        exc.show()
+        _shown(exc).show()
         sys.exit(exc.exit_code)
     except click.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
         _interrupted(sys.argv[1:])
         sys.exit(130)
+
+
+def _shown(exc: click.ClickException) -> click.ClickException:
+    """``exc`` with the argument it quotes made visible (a pasted address may hold ESC or a bidi override)."""
+    # Only when something needs escaping: click already quotes some values with repr().
+    if has_unsafe(exc.message.replace("\n", "")):
+        # click types ``message`` Final; it is a plain attribute that format_message reads.
+        setattr(exc, "message", visible(exc.message, keep_newlines=True))  # noqa: B010
+    return exc
 
 
 def _interrupted(args: list[str]) -> None:

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp
 
 from pop3doctor import __version__
 from pop3doctor.diagnosis.text import SECURITY_LABELS
+from pop3doctor.escaping import json_text
 from pop3doctor.i18n import LANGS, Lang, Msg
 from pop3doctor.web import events
 from pop3doctor.web.form import FormError, parse_check_form
@@ -126,7 +127,7 @@ class WebApp:
             # closed by the page itself on "done".
             yield "retry: 2000\n\n"
             async for index, kind, data in run.follow(start):
-                payload = json.dumps(data, ensure_ascii=False)
+                payload = json_text(data)
                 yield f"id: {index}\nevent: {kind}\ndata: {payload}\n\n"
 
         return StreamingResponse(

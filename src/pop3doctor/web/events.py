@@ -12,6 +12,7 @@ from typing import Any
 from pop3doctor.diagnosis.markdown import render_markdown
 from pop3doctor.diagnosis.model import STAGES, Finding, Report, Settings
 from pop3doctor.diagnosis.text import SECURITY_LABELS, STAGE_NAMES, STATUS_WORDS, VERDICTS
+from pop3doctor.escaping import visible
 from pop3doctor.i18n import LANGS, Msg
 from pop3doctor.web.text import UI
 
@@ -19,7 +20,8 @@ Bilingual = dict[str, str]
 
 
 def both(msg: Msg) -> Bilingual:
-    return {lang: msg(lang) for lang in LANGS}
+    # Server text inside (a greeting in a finding's title) shows its controls as escapes.
+    return {lang: visible(msg(lang), keep_newlines=True) for lang in LANGS}
 
 
 #: The stages shown as a checklist before they run (the summary is the verdict, not a step).
@@ -43,6 +45,7 @@ def settings_event(settings: Settings, source: Msg, notes: tuple[Msg, ...] = ())
 def settings_rows(host: str, port: int, security: str, user: str) -> list[dict[str, Any]]:
     """Rows of a "settings to enter" table, labelled as mail programs label them."""
     label = SECURITY_LABELS.get(security)
+    host, user = visible(host), visible(user)  # typed by the user or found by discovery: shown, not obeyed
     return [
         {"key": "host", "label": both(UI["row_host"]), "value": {"ja": host, "en": host}},
         {"key": "port", "label": both(UI["row_port"]), "value": {"ja": str(port), "en": str(port)}},
