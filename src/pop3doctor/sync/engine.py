@@ -162,6 +162,11 @@ async def fetch_account(
         except LockBusy:
             report.stop("locked", "lock", str(lock_path))
             return report
+        except OSError as exc:
+            # The lock file lives beside the state: a read-only or full state directory.
+            report.stop(StateUnwritable.code, "state", exc.strerror or str(exc), path=str(lock_path))
+            report.elapsed_s = time.monotonic() - started
+            return report
     try:
         opened = _open_state(db_path, store, options, report, clock)
         if opened is not None:
