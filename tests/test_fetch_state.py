@@ -113,7 +113,7 @@ def test_a_damaged_state_is_refused_then_rebuilt_without_duplicates(
         assert refused["error"]["cause"] == "state-damaged" and refused["error"]["path"] == str(db)
         assert str(db) in refused["error"]["message"] and "--rebuild-state" in refused["error"]["message"]
         assert lab.connections_seen == 0  # refused before connecting
-        rc, text, err = _fetch(_args(lab, tmp_path, *where), as_json=False)
+        rc, _, err = _fetch(_args(lab, tmp_path, *where), as_json=False)
         assert rc == 2 and "is damaged" in err and "--rebuild-state" in err
 
         rc, rebuilt, _ = _fetch(_args(lab, tmp_path, *where, "--rebuild-state", "--delete"))
@@ -216,7 +216,7 @@ def test_an_mbox_locked_by_another_process_is_a_clear_stop_before_connecting(
 ) -> None:
     with LabServer("healthy", messages=[make_message(0, 2000)], ca=trustme_ca).run_in_thread() as lab:
         started = time.monotonic()
-        rc, report, err = _fetch(_args(lab, tmp_path, "--mbox", str(held_mbox), "--lock-wait", "1.5"))
+        rc, report, _ = _fetch(_args(lab, tmp_path, "--mbox", str(held_mbox), "--lock-wait", "1.5"))
         elapsed = time.monotonic() - started
         assert lab.connections_seen == 0
         rc_text, _, err_text = _fetch(_args(lab, tmp_path, "--mbox", str(held_mbox), "--lock-wait", "1"),
