@@ -130,7 +130,7 @@ def _render(report: FetchReport, lang: Lang, console: Console) -> None:
             ),
             markup=False,
         )
-    elif report.outcome == "no-new-messages":
+    elif report.outcome == "no-new-messages" and not report.deleted:
         console.print(
             _t.FETCH_NO_NEW(lang, account=report.account, total=report.on_server, dest=report.destination),
             markup=False,

@@ -288,10 +288,10 @@ class _Run:
             self.store.prepare()
             try:
                 await self._wait_for_lock()
+                self._reconcile()  # takes the lock too (mbox): another program may have been quicker
             except MboxLocked as exc:
                 self._stop_locked(exc, "lock")
                 return
-            self._reconcile()
         client = Pop3Client.from_endpoint(
             self.account.endpoint, timeouts=self.account.timeouts, nameservers=self.account.nameservers
         )
@@ -442,9 +442,10 @@ class _Run:
             ),
             key=lambda saved: (-saved.count, saved.destination),
         )
-        if self.options.only_new and not known and new:
+        if self.options.only_new and not known and new and self.index is None:
             # --only-new on the account's first run: what is there now is the
-            # baseline, recorded as seen and never fetched (nor deleted).
+            # baseline, recorded as seen and never fetched (nor deleted).  Not
+            # after a rebuild: the state is empty then, but the account is not new.
             self.report.marked_seen = len(new)
             self.report.notes.append(ONLY_NEW_BASELINE)
             if not self.options.dry_run:

@@ -58,7 +58,7 @@ class MboxLocked(Pop3DoctorError):
     code = "mbox-locked"
 
     def __init__(self, path: Path, waited: float, kind: str, holder: str | None = None) -> None:
-        super().__init__(f"could not lock {path} within {waited:.0f} s ({kind}{': ' + holder if holder else ''})")
+        super().__init__(f"could not lock {path} within {waited:g} s ({kind}{': ' + holder if holder else ''})")
         self.path = path
         self.waited = waited
         self.kind = kind
