@@ -318,8 +318,8 @@ class _Run:
             await client.quit()
             # QUIT's +OK is the server's promise that the deletions are done.
             if accepted:
+                self.report.deleted = len(accepted)  # done on the server even if the next write fails
                 self.state.mark_deleted({self.uids[n] for n in accepted}, self.clock())
-                self.report.deleted = len(accepted)
         except LocalProtocolError:
             # Our own misuse of the protocol is a bug to show, not a verdict about the server.
             self._salvage()

@@ -162,8 +162,7 @@ class UidlState:
     def _has_schema(self) -> bool:
         with _named_errors(self.path):
             db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None)
-            try:
-                _quick_check(db, self.path)
+            try:  # a bad page here raises; `open` runs the full quick_check next
                 row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()
             finally:
                 db.close()
