@@ -121,6 +121,13 @@ class UidlState:
 
     def open(self) -> UidlState:
         """Open (creating, checking, migrating) the database; raises `StateDamaged` / `StateUnwritable`."""
+        try:
+            return self._open()
+        except BaseException:
+            self.close()  # a refused file is moved aside next: no connection may hold it
+            raise
+
+    def _open(self) -> UidlState:
         empty = self._check_file()
         if self.readonly:
             if self.path.exists() and not empty:
