@@ -9,6 +9,7 @@ import pytest
 import pop3doctor.errors
 import pop3doctor.net.http
 import pop3doctor.net.records
+import pop3doctor.sync.errors
 from pop3doctor import net, protocol
 from pop3doctor.errors import AuthError, PolicyError, Pop3DoctorError, Pop3Error, ServerError
 from pop3doctor.net.errors import CertificateProblem, ConnectionClosed, NetError, ReadTimeout
@@ -30,8 +31,10 @@ def test_the_tree_has_the_classes_of_every_layer() -> None:
     names = {cls.__name__ for cls in PUBLIC}
     assert {"NetError", "ProtocolError", "Pop3Error", "DnsQueryFailed", "HttpFetchFailed"} <= names
     assert {"ServerError", "AuthError", "PolicyError", "LocalProtocolError", "CertificateProblem"} <= names
+    assert {"StateDamaged", "StateUnwritable", "MboxLocked"} <= names
     assert pop3doctor.net.records.DnsQueryFailed.code == "dns-query-failed"
     assert pop3doctor.net.http.HttpFetchFailed.code == "http-fetch-failed"
+    assert pop3doctor.sync.errors.StateDamaged.code == "state-damaged"
 
 
 @pytest.mark.parametrize("cls", PUBLIC, ids=[cls.__name__ for cls in PUBLIC])

@@ -32,6 +32,9 @@ is `pop3doctor.protocol.ProtocolError`, and what the server *said* is a
     │   │   └── AuthError [auth-error]
     │   └── PolicyError [policy-error]
     ├── DnsQueryFailed [dns-query-failed]             net/records.py
+    ├── StateDamaged [state-damaged]                  sync/errors.py
+    ├── StateUnwritable [state-unwritable]            sync/errors.py
+    ├── MboxLocked [mbox-locked]                      sync/errors.py
     └── HttpFetchFailed [http-fetch-failed]           net/http.py
 """
 

@@ -5,7 +5,8 @@ Thin front end over `pop3doctor.sync`: parses options, finds the password
 source -- never an argument), shows progress on a terminal, prints a text or
 ``--json`` summary.  Exit status: 0 all fetched, 1 partial, 2 could not
 fetch at all (connection, login, lock, or a destination that stored nothing:
-read-only, full, not a directory), 64 usage error.
+read-only, full, not a directory; a damaged or unwritable state; an mbox
+another program keeps locked), 64 usage error.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ from pop3doctor.knowledge.causes import CAUSE_CODES, get_cause
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.sync.config import AccountConfig, ConfigError, PasswordSource, load_config, resolve_password
 from pop3doctor.sync.engine import Account, DeleteMode, FetchOptions, fetch_account
+from pop3doctor.sync.errors import MboxLocked
 from pop3doctor.sync.maildir import MaildirStore
-from pop3doctor.sync.mbox import MboxStore
+from pop3doctor.sync.mbox import LOCK_WAIT_SECONDS, MboxStore
 from pop3doctor.sync.report import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, FetchReport
 from pop3doctor.sync.store import Store
 from pop3doctor.units import human_size
@@ -130,7 +132,14 @@ def _render(report: FetchReport, lang: Lang, console: Console) -> None:
             ),
             markup=False,
         )
-    elif report.stop_stage not in ("lock", "prepare", "connect", "login"):
+    elif report.outcome == "no-new-messages" and not report.deleted:
+        console.print(
+            _t.FETCH_NO_NEW(lang, account=report.account, total=report.on_server, dest=report.destination),
+            markup=False,
+        )
+    elif report.outcome == "nothing-fetched" and report.uid_source is not None:
+        console.print(_t.FETCH_NOTHING(lang, account=report.account, new=report.new), markup=False)
+    elif report.stop_stage not in ("lock", "state", "prepare", "connect", "login"):
         console.print(
             _t.FETCH_SUMMARY(
                 lang,
@@ -144,6 +153,20 @@ def _render(report: FetchReport, lang: Lang, console: Console) -> None:
         )
     for note in report.notes:
         console.print(note.msg(lang), markup=False, style="cyan")
+    if report.state_set_aside is not None:
+        console.print(
+            _t.FETCH_STATE_REBUILT(lang, aside=report.state_set_aside, n=report.rebuilt, dest=report.destination),
+            markup=False,
+            style="cyan",
+        )
+    for saved in report.saved_elsewhere[:3]:
+        console.print(
+            _t.FETCH_SAVED_ELSEWHERE(lang, n=saved.count, dest=saved.destination, date=saved.last_text()),
+            markup=False,
+            style="cyan",
+        )
+    if report.refetched:
+        console.print(_t.FETCH_REFETCHED(lang, n=report.refetched), markup=False, style="cyan")
     if report.duplicate_uidl:
         console.print(_t.FETCH_KEPT_DUPLICATE_UIDL(lang, n=report.duplicate_uidl), markup=False, style="yellow")
     if report.skipped_too_large:
@@ -184,18 +207,29 @@ async def _run_one(
     lang: Lang,
 ) -> FetchReport:
     progress = _RichProgress(err_console, f"{_t.FETCH_PROGRESS(lang)} {account.label}") if show_progress else None
+
+    def waiting(locked: MboxLocked, seconds: float) -> None:
+        holder = FetchReport(account.label, str(store.location))
+        holder.stop_fields = {"kind": locked.kind, "path": str(locked.path), "holder": locked.holder}
+        err_console.print(
+            _t.FETCH_LOCK_WAITING(lang, path=locked.path, seconds=f"{seconds:g}", holder=holder.lock_holder(lang)),
+            markup=False,
+        )
+
     try:
-        return await fetch_account(account, password, store, state_dir, options, progress=progress)
+        return await fetch_account(
+            account, password, store, state_dir, options, progress=progress, on_lock_wait=waiting
+        )
     finally:
         if progress is not None:
             progress.stop()
 
 
-def _store(maildir: Path | None, mbox: Path | None) -> Store:
+def _store(maildir: Path | None, mbox: Path | None, lock_wait: float) -> Store:
     if maildir is not None:
         return MaildirStore(maildir)
     assert mbox is not None
-    return MboxStore(mbox)
+    return MboxStore(mbox, lock_wait=lock_wait)
 
 
 @click.command("fetch", cls=_FetchCommand)
@@ -229,6 +263,20 @@ def _store(maildir: Path | None, mbox: Path | None) -> Store:
     help="accounts.toml with one or more accounts.",
 )
 @click.option("--account", "account_names", multiple=True, help="Only this account of --config (repeatable).")
+@click.option(
+    "--rebuild-state",
+    is_flag=True,
+    help="If the state file is damaged: keep it aside and rebuild it from the destination's mail.",
+)
+@click.option("--refetch", is_flag=True, help="Fetch again messages fetched earlier to another destination.")
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=LOCK_WAIT_SECONDS,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another program's mbox lock.",
+)
 @click.option("--window", type=click.IntRange(min=1), hidden=True, help="RETR pipelining window (1: no pipelining).")
 def command(**opts: Any) -> None:
     """メールを受信して Maildir か mbox に安全に保存します。
@@ -292,7 +340,13 @@ def _options(opts: dict[str, Any]) -> FetchOptions:
         max_size=opts["max_size"],
         dry_run=opts["dry_run"],
         window=opts["window"],
+        **_state_options(opts),
     )
+
+
+def _state_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """The state and lock options, the same for every account of a run."""
+    return {"rebuild_state": opts["rebuild_state"], "refetch": opts["refetch"], "lock_wait": opts["lock_wait"]}
 
 
 def _job_from_options(opts: dict[str, Any]) -> _Job:
@@ -316,7 +370,7 @@ def _job_from_options(opts: dict[str, Any]) -> _Job:
     account = Account(
         endpoint, timeouts=Timeouts.from_total(opts["timeout"]), nameservers=list(opts["dns_servers"]) or None
     )
-    return account, None, _store(opts["maildir"], opts["mbox"]), _options(opts)
+    return account, None, _store(opts["maildir"], opts["mbox"], opts["lock_wait"]), _options(opts)
 
 
 def _jobs_from_config(opts: dict[str, Any]) -> list[_Job]:
@@ -340,8 +394,9 @@ def _jobs_from_config(opts: dict[str, Any]) -> list[_Job]:
             max_size=opts["max_size"] if opts["max_size"] is not None else base.max_size,
             dry_run=opts["dry_run"],
             window=opts["window"],
+            **_state_options(opts),
         )
-        jobs.append((config.account, config.password, _store(config.maildir, config.mbox), options))
+        jobs.append((config.account, config.password, _store(config.maildir, config.mbox, opts["lock_wait"]), options))
     return jobs
 
 

@@ -3,10 +3,18 @@
 `fetch_account` is the whole job for one account; it never raises for
 network, server or disk trouble -- those end up in the returned
 `FetchReport` with a cause code -- so a front end can render any outcome.
+
+Local conditions have named stops (`pop3doctor.sync.errors`): a damaged
+state is refused (``state-damaged``) unless ``rebuild_state`` is set, which
+sets the file aside and matches the server's messages against what the
+destination already holds (`pop3doctor.sync.rebuild`); a state that cannot
+be written stops the run before any DELE (``state-unwritable``); an mbox that
+another program keeps locked is reported before connecting (``mbox-locked``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import time
@@ -23,7 +31,10 @@ from pop3doctor.net.errors import NetError
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.protocol.errors import LocalProtocolError
 from pop3doctor.sync.causes import cause_for
+from pop3doctor.sync.errors import MboxLocked, StateDamaged, StateUnwritable
 from pop3doctor.sync.lock import FileLock, LockBusy
+from pop3doctor.sync.mbox import LOCK_WAIT_SECONDS
+from pop3doctor.sync.rebuild import ContentIndex, content_index, staged_digest
 from pop3doctor.sync.report import (
     DUPLICATE_UIDL,
     NO_UIDL,
@@ -31,8 +42,9 @@ from pop3doctor.sync.report import (
     RECOVERED,
     FailedMessage,
     FetchReport,
+    SavedElsewhere,
 )
-from pop3doctor.sync.state import Pending, UidlState
+from pop3doctor.sync.state import Known, Pending, UidlState
 from pop3doctor.sync.store import MessageWriter, Staged, Store
 
 DeleteMode = Literal["keep", "delete", "after-days"]
@@ -80,6 +92,12 @@ class FetchOptions:
     window: int | None = None  # None: the client's default (pipelined when offered)
     batch_messages: int = BATCH_MESSAGES
     batch_octets: int = BATCH_OCTETS
+    #: A damaged state: set it aside and rebuild it from the destination (else refuse).
+    rebuild_state: bool = False
+    #: Fetch again the messages the state says were delivered to another destination.
+    refetch: bool = False
+    #: Seconds to wait for another program's mbox lock (before connecting, and per append).
+    lock_wait: float = LOCK_WAIT_SECONDS
 
 
 class Progress(Protocol):
@@ -88,6 +106,12 @@ class Progress(Protocol):
     def advance(self, octets: int) -> None: ...
 
     def message_done(self) -> None: ...
+
+
+#: Told once when the mbox lock is still busy after `LOCK_NOTICE_AFTER` seconds: (who holds it, how long we wait).
+LockWaitNotice = Callable[[MboxLocked, float], None]
+LOCK_NOTICE_AFTER = 0.5
+_LOCK_POLL = 0.1
 
 
 class _NoProgress:
@@ -122,11 +146,13 @@ async def fetch_account(
     *,
     progress: Progress | None = None,
     clock: Callable[[], float] = time.time,
+    on_lock_wait: LockWaitNotice | None = None,
 ) -> FetchReport:
     """Fetch ``account`` into ``store``; the outcome (never an exception) is the report."""
     options = options or FetchOptions()
     started = time.monotonic()
     report = FetchReport(account=account.label, destination=str(store.location), dry_run=options.dry_run)
+    report.lock_wait = options.lock_wait
     report.settings = account.endpoint.public()
     db_path, lock_path = state_paths(state_dir, account)
     lock = FileLock(lock_path)
@@ -136,16 +162,45 @@ async def fetch_account(
         except LockBusy:
             report.stop("locked", "lock", str(lock_path))
             return report
+        except OSError as exc:
+            # The lock file lives beside the state: a read-only or full state directory.
+            report.stop(StateUnwritable.code, "state", exc.strerror or str(exc), path=str(lock_path))
+            report.elapsed_s = time.monotonic() - started
+            return report
     try:
-        with UidlState(db_path, readonly=options.dry_run) as state:
-            run = _Run(account, password, store, state, options, progress or _NoProgress(), clock, report)
-            await run.go()
+        opened = _open_state(db_path, store, options, report, clock)
+        if opened is not None:
+            state, index = opened
+            with state:
+                run = _Run(account, password, store, state, options, progress or _NoProgress(), clock, report)
+                run.index = index
+                run.on_lock_wait = on_lock_wait
+                await run.go()
+    except (StateDamaged, StateUnwritable) as exc:
+        report.stop(exc.code, "state", exc.why, path=str(exc.path))
     except OSError as exc:
         report.stop("local-storage", "prepare", _os_detail(exc))
     finally:
         lock.release()
         report.elapsed_s = time.monotonic() - started
     return report
+
+
+def _open_state(
+    db_path: Path, store: Store, options: FetchOptions, report: FetchReport, clock: Callable[[], float]
+) -> tuple[UidlState, ContentIndex | None] | None:
+    """The open state, and (after a rebuild) the destination's content index; None when refused."""
+    try:
+        return UidlState(db_path, readonly=options.dry_run, destination_has_mail=store.has_mail()).open(), None
+    except StateDamaged as exc:
+        if not options.rebuild_state or options.dry_run:
+            report.stop(exc.code, "state", exc.why, path=str(exc.path))
+            return None
+        damaged = exc
+    report.state_set_aside = str(UidlState(db_path).set_aside(clock()))
+    report.state_damage = damaged.why
+    index = content_index(store.kind, store.location)
+    return UidlState(db_path).open(), index
 
 
 def _os_detail(exc: OSError) -> str:
@@ -218,13 +273,25 @@ class _Run:
         #: Content keys of ambiguous messages staged in this run.
         self.claimed_keys: set[str] = set()
         self.seen_at = clock()
+        #: Where this run delivers, as recorded per message in the state.
+        self.destination = str(store.location.expanduser().resolve())
+        #: Set after a state rebuild: the destination's messages by content.
+        self.index: ContentIndex | None = None
+        #: Messages found already in the destination during a rebuild, to record in the next flush.
+        self.adopted: list[Pending] = []
+        self.on_lock_wait: LockWaitNotice | None = None
 
     # ---- the steps ---------------------------------------------------------------------
 
     async def go(self) -> None:
         if not self.options.dry_run:
             self.store.prepare()
-            self._reconcile()
+            try:
+                await self._wait_for_lock()
+                self._reconcile()  # takes the lock too (mbox): another program may have been quicker
+            except MboxLocked as exc:
+                self._stop_locked(exc, "lock")
+                return
         client = Pop3Client.from_endpoint(
             self.account.endpoint, timeouts=self.account.timeouts, nameservers=self.account.nameservers
         )
@@ -251,12 +318,19 @@ class _Run:
             await client.quit()
             # QUIT's +OK is the server's promise that the deletions are done.
             if accepted:
+                self.report.deleted = len(accepted)  # done on the server even if the next write fails
                 self.state.mark_deleted({self.uids[n] for n in accepted}, self.clock())
-                self.report.deleted = len(accepted)
         except LocalProtocolError:
             # Our own misuse of the protocol is a bug to show, not a verdict about the server.
             self._salvage()
             raise
+        except (StateDamaged, StateUnwritable) as exc:
+            # No DELE, no QUIT: nothing is deleted whose delivery the state could not record.
+            self._salvage()
+            self.report.stop(exc.code, stage, exc.why, path=str(exc.path))
+        except MboxLocked as exc:
+            self._salvage()
+            self._stop_locked(exc, stage)
         except Pop3DoctorError as exc:
             self._salvage()
             self.report.stop(cause_for(exc, stage), stage, _detail(exc))
@@ -269,6 +343,25 @@ class _Run:
             raise
         finally:
             await client.aclose()
+
+    async def _wait_for_lock(self) -> None:
+        """Before connecting: wait (polling, so Ctrl-C cancels at once) until the store's lock is free."""
+        started = time.monotonic()
+        wait = self.options.lock_wait
+        told = False
+        while (locked := self.store.probe_lock()) is not None:
+            waited = time.monotonic() - started
+            if waited >= wait:
+                raise MboxLocked(locked.path, wait, locked.kind, locked.holder)
+            if not told and waited >= LOCK_NOTICE_AFTER and self.on_lock_wait is not None:
+                self.on_lock_wait(locked, wait)
+                told = True
+            await asyncio.sleep(min(_LOCK_POLL, wait - waited))
+
+    def _stop_locked(self, exc: MboxLocked, stage: str) -> None:
+        self.report.stop(
+            exc.code, stage, str(exc), path=str(exc.path), kind=exc.kind, holder=exc.holder or "", seconds=exc.waited
+        )
 
     def _reconcile(self) -> None:
         """Settle the pending rows a killed run left (see `pop3doctor.sync`)."""
@@ -328,6 +421,7 @@ class _Run:
             self.report.notes.append(DUPLICATE_UIDL)
         known = self.state.known()
         new: list[int] = []
+        elsewhere: dict[str, list[Known]] = {}
         for msgnum in sorted(uids):
             entry = known.get(uids[msgnum])
             if msgnum in self.ambiguous:
@@ -335,15 +429,33 @@ class _Run:
                     new.append(msgnum)
             elif entry is None:
                 new.append(msgnum)
-        if self.options.only_new and not known and new:
+            elif self._delivered_elsewhere(entry):
+                if self.options.refetch:
+                    new.append(msgnum)
+                    self.report.refetched += 1
+                else:
+                    elsewhere.setdefault(entry.destination or "", []).append(entry)
+        self.report.saved_elsewhere = sorted(
+            (
+                SavedElsewhere(dest, len(entries), max((e.delivered_at or e.first_seen) for e in entries))
+                for dest, entries in elsewhere.items()
+            ),
+            key=lambda saved: (-saved.count, saved.destination),
+        )
+        if self.options.only_new and not known and new and self.index is None:
             # --only-new on the account's first run: what is there now is the
-            # baseline, recorded as seen and never fetched (nor deleted).
+            # baseline, recorded as seen and never fetched (nor deleted).  Not
+            # after a rebuild: the state is empty then, but the account is not new.
             self.report.marked_seen = len(new)
             self.report.notes.append(ONLY_NEW_BASELINE)
             if not self.options.dry_run:
                 self.state.mark_skipped(sorted({uids[n] for n in new}), self.seen_at)
             new = []
         return new
+
+    def _delivered_elsewhere(self, entry: Known) -> bool:
+        """Delivered by an earlier run to another destination (rows of schema 1 name none: not counted)."""
+        return entry.status == "delivered" and entry.destination is not None and entry.destination != self.destination
 
     def _open_sink(self, msgnum: int) -> _Sink:
         writer = self.store.open_writer(self.uids[msgnum], self.sizes.get(msgnum))
@@ -366,19 +478,40 @@ class _Run:
         self.progress.message_done()
 
     def staged(self, staged: Staged) -> None:
+        if self.index is not None and self._adopt(staged):
+            return
         self.batch.append(staged)
         self.batch_octets += staged.length
         if len(self.batch) >= self.options.batch_messages or self.batch_octets >= self.options.batch_octets:
             self._flush()
 
+    def _adopt(self, staged: Staged) -> bool:
+        """Rebuild: if the destination holds this content already, record it there and drop the copy."""
+        assert self.index is not None
+        targets = self.index.get(staged_digest(self.store.kind, staged.path))
+        if not targets:
+            return False
+        self.store.discard([staged])
+        self.adopted.append(Pending(staged.uid, targets.pop(0), staged.size, self.destination))
+        if len(self.adopted) >= self.options.batch_messages:
+            self._flush()
+        return True
+
     def _flush(self) -> None:
         """Place the batch: pending rows, then files, then delivered rows."""
+        adopted, self.adopted = self.adopted, []
+        if adopted:
+            # Already durable in the destination: one row each, straight to delivered.
+            self.state.mark_pending(adopted, self.seen_at)
+            self.state.mark_delivered([a.uid for a in adopted], self.clock())
+            self.report.rebuilt += len(adopted)
         batch, self.batch, self.batch_octets = self.batch, [], 0
         if not batch:
             return
         pending: list[Pending] = []
 
         def record(items: list[Pending]) -> None:
+            items = [dataclasses.replace(item, destination=self.destination) for item in items]
             self.state.mark_pending(items, self.seen_at)
             pending.extend(items)
 

@@ -101,6 +101,21 @@ class MaildirStore:
         self._remove_stale_tmp()
         self._probe_writable()
 
+    def has_mail(self) -> bool:
+        """Whether ``new/`` or ``cur/`` holds any message (an empty state beside it is then damage)."""
+        for sub in ("new", "cur"):
+            try:
+                with os.scandir(self.location / sub) as entries:
+                    if any(not e.name.startswith(".") for e in entries):
+                        return True
+            except OSError:
+                continue
+        return False
+
+    def probe_lock(self) -> None:
+        """Maildir needs no lock (each delivery is its own file)."""
+        return None
+
     def _probe_writable(self) -> None:
         """Fail now, before connecting, when ``tmp/`` takes no file (read-only, no permission)."""
         probe = self.location / "tmp" / unique_name()

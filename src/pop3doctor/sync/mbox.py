@@ -8,7 +8,10 @@ Locking, as mutt and procmail interoperate: first the dot-lock ``FILE.lock``
 (created with O_EXCL; treated as stale when its holder is a dead process on
 this host, or it is older than `DOTLOCK_STALE_SECONDS`), then ``fcntl``
 ``lockf`` on the mbox itself.  The lock is held only while a batch is
-appended, so mail readers are not shut out for a whole run.
+appended, so mail readers are not shut out for a whole run.  Before it
+connects, a fetch asks `MboxStore.probe_lock` whether both locks could be
+taken now, so a mailbox a mail reader holds is reported (`MboxLocked`, exit
+2) before any server work, not after a download.
 
 Each message is first streamed into a hidden temporary file beside the mbox
 (so its final length and SHA-256 are known), then the batch is recorded as
@@ -34,6 +37,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from pop3doctor.sync.errors import MboxLocked
 from pop3doctor.sync.fsutil import fsync_dir, make_dirs_durable
 from pop3doctor.sync.lines import LineConverter
 from pop3doctor.sync.staging import WRITE_BUFFER, StagingWriter
@@ -43,16 +47,10 @@ from pop3doctor.sync.store import RecordPending, Staged
 #: procmail's default lock timeout is 1024 s; mutt gives up sooner.  A dot-lock
 #: untouched for 5 minutes while we append for milliseconds is abandoned.
 DOTLOCK_STALE_SECONDS = 300
-#: How long we wait for another program's lock before giving up.
+#: How long we wait for another program's lock before giving up (``--lock-wait``).
 LOCK_WAIT_SECONDS = 30.0
 _POLL = 0.05
 _TMP_PREFIX = ".pop3doctor-"
-
-
-class MboxLockTimeout(Exception):
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"could not lock {path} within {LOCK_WAIT_SECONDS:.0f} s")
-        self.path = path
 
 
 def from_line(now: float | None = None) -> bytes:
@@ -89,7 +87,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def _dotlock(path: Path) -> Iterator[None]:
+def _dotlock(path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
     """Take ``path.lock`` the NFS-safe way: write our PID to a private file, then
     ``link()`` it to the lock name.  The lock therefore never exists without its
     owner's PID in it: a process killed between creating and filling the lock
@@ -97,7 +95,7 @@ def _dotlock(path: Path) -> Iterator[None]:
     empty lock that nobody could prove stale."""
     lock = path.with_name(path.name + ".lock")
     own = path.with_name(f"{lock.name}.{os.getpid()}.{socket.gethostname()}")
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    deadline = time.monotonic() + wait
     held = False
     mine: Path | None = own
     try:
@@ -118,8 +116,8 @@ def _dotlock(path: Path) -> Iterator[None]:
                     with contextlib.suppress(FileNotFoundError):
                         lock.unlink()
                     continue
-                if time.monotonic() > deadline:
-                    raise MboxLockTimeout(path) from None
+                if time.monotonic() >= deadline:
+                    raise MboxLocked(path, wait, "dotlock", _dotlock_holder(lock)) from None
                 time.sleep(_POLL)
         yield
     finally:
@@ -141,6 +139,15 @@ def _remove_dead_peers(lock: Path) -> None:
                 leftover.unlink()
 
 
+def _dotlock_holder(lock: Path) -> str | None:
+    """What the dot-lock says about its owner ("PID HOST"), for the message."""
+    try:
+        text = lock.read_text(errors="replace").split()
+    except OSError:
+        return None
+    return " ".join(text[:2])[:80] or None
+
+
 def _dotlock_stale(lock: Path) -> bool:
     try:
         text = lock.read_text(errors="replace").split()
@@ -157,21 +164,27 @@ def _dotlock_stale(lock: Path) -> bool:
 
 
 @contextlib.contextmanager
-def locked_mbox(path: Path) -> Iterator[int]:
-    """Open ``path`` read-write (created 0600 if missing) under both locks; yields the fd."""
+def locked_mbox(path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[int]:
+    """Open ``path`` read-write (created 0600 if missing) under both locks; yields the fd.
+
+    Raises `MboxLocked` when either lock is still held by another program after ``wait`` seconds.
+    """
     import fcntl  # POSIX only: mbox delivery is a Unix convention
 
-    with _dotlock(path):
+    started = time.monotonic()
+    with _dotlock(path, wait):
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            deadline = time.monotonic() + LOCK_WAIT_SECONDS
+            deadline = started + wait
             while True:
                 try:
                     fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
-                        raise MboxLockTimeout(path) from exc
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise MboxLocked(path, wait, "fcntl") from exc
                     time.sleep(_POLL)
             yield fd
         finally:
@@ -201,12 +214,34 @@ def _parse_target(target: str) -> tuple[int, int, str] | None:
 class MboxStore:
     kind = "mbox"
 
-    def __init__(self, location: Path) -> None:
+    def __init__(self, location: Path, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
         self.location = location
+        #: Seconds to wait for another program's lock at each append.
+        self.lock_wait = lock_wait
 
     @property
     def directory(self) -> Path:
         return self.location.parent
+
+    def probe_lock(self) -> MboxLocked | None:
+        """Take both locks and let go at once: None if that worked, else who holds them.
+
+        Never waits (the engine polls, so Ctrl-C is honoured meanwhile); a
+        missing mbox is not created here.
+        """
+        if not self.location.exists():
+            return None
+        try:
+            with locked_mbox(self.location, wait=0.0):
+                return None
+        except MboxLocked as locked:
+            return locked
+
+    def has_mail(self) -> bool:
+        try:
+            return self.location.stat().st_size > 0
+        except OSError:
+            return False
 
     def prepare(self) -> None:
         make_dirs_durable(self.directory)
@@ -223,7 +258,7 @@ class MboxStore:
         if not batch:
             return
         created = not self.location.exists()
-        with locked_mbox(self.location) as fd:
+        with locked_mbox(self.location, self.lock_wait) as fd:
             start = os.fstat(fd).st_size
             separator = b""
             if start:
@@ -267,7 +302,7 @@ class MboxStore:
         parsed = sorted(
             ((t, p.uid) for p in pending if (t := _parse_target(p.target)) is not None), key=lambda x: x[0][0]
         )
-        with locked_mbox(self.location) as fd:
+        with locked_mbox(self.location, self.lock_wait) as fd:
             for (offset, length, sha), uid in parsed:
                 size = os.fstat(fd).st_size
                 if size >= offset + length and _region_sha256(fd, offset, length) == sha:

@@ -17,7 +17,19 @@ Rows (``messages``):
   it (``--delete-after-days`` counts from here);
 - ``target``: where the store put it (Maildir ``new/NAME``; mbox
   ``offset:length:sha256``), for reconciliation;
-- ``deleted_at``: when a QUIT committed its deletion on the server.
+- ``deleted_at``: when a QUIT committed its deletion on the server;
+- ``destination``: the store it went to (absolute path of the Maildir or
+  mbox; NULL in rows of schema 1), so that a run into another folder can
+  say where the mail already is instead of reporting a silent "0 fetched".
+
+Damage (see `pop3doctor.sync.errors`): `UidlState.open` refuses a file that
+is not SQLite, fails ``PRAGMA quick_check``, or -- when the caller says its
+destination already holds mail -- is empty or has no schema, because
+starting over from it would store every message a second time.  A new state
+is built under a temporary name and renamed into place, so a crash never
+leaves an empty file behind that would later look like a damaged one.
+Every SQLite failure to write (read-only directory, disk full, I/O error)
+is a `StateUnwritable`.
 
 Concurrency: the caller holds the account's `FileLock` for the whole run, so
 only one process ever writes a given database; SQLite's own locking is not
@@ -27,12 +39,18 @@ after the network work has started).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
+
+from pop3doctor.sync.errors import StateDamaged, StateUnwritable
+from pop3doctor.sync.fsutil import fsync_dir
 
 Status = Literal["pending", "delivered", "skipped"]
 
@@ -44,12 +62,26 @@ CREATE TABLE IF NOT EXISTS messages (
     delivered_at REAL,
     target TEXT,
     size INTEGER,
-    deleted_at REAL
+    deleted_at REAL,
+    destination TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+
+#: Schema version -> the statements that bring a state of that version one step up.
+_MIGRATIONS: dict[str, tuple[str, ...]] = {
+    "1": ("ALTER TABLE messages ADD COLUMN destination TEXT",),
+}
+
+#: The first 16 bytes of every SQLite 3 database file.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+#: SQLite result codes (``sqlite3.Error.sqlite_errorname``) that say the file's
+#: content is bad; the others (READONLY, FULL, IOERR, CANTOPEN, PERM ...) say
+#: the disk would not take a write.
+_DAMAGE_ERRORS = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_CORRUPT_INDEX", "SQLITE_CORRUPT_SEQUENCE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +91,8 @@ class Known:
     status: Status
     first_seen: float
     target: str | None
+    destination: str | None = None
+    delivered_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +100,7 @@ class Pending:
     uid: str
     target: str
     size: int | None
+    destination: str | None = None
 
 
 class UidlState:
@@ -75,26 +110,128 @@ class UidlState:
     a missing database then reads as empty.
     """
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, destination_has_mail: bool = False) -> None:
         self.path = path
         self.readonly = readonly
+        #: The caller's destination already holds mail: an empty state is damage then.
+        self.destination_has_mail = destination_has_mail
         self._db: sqlite3.Connection | None = None
 
     # ---- life cycle ------------------------------------------------------------------
 
     def open(self) -> UidlState:
+        """Open (creating, checking, migrating) the database; raises `StateDamaged` / `StateUnwritable`."""
+        try:
+            return self._open()
+        except BaseException:
+            self.close()  # a refused file is moved aside next: no connection may hold it
+            raise
+
+    def _open(self) -> UidlState:
+        empty = self._check_file()
         if self.readonly:
-            if self.path.exists():
-                self._db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+            if self.path.exists() and not empty:
+                with _named_errors(self.path):
+                    db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+                    self._db = db
+                    _quick_check(db, self.path)
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        db = sqlite3.connect(self.path, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.executescript(_SCHEMA)
-        db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
-        self._db = db
+        if empty:
+            self._create()
+        with _named_errors(self.path):
+            db = sqlite3.connect(self.path, isolation_level=None)
+            self._db = db
+            _quick_check(db, self.path)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            self._migrate(db)
         return self
+
+    def _check_file(self) -> bool:
+        """Whether the file is missing or empty (to be created); raises `StateDamaged` for a foreign or empty one."""
+        try:
+            with open(self.path, "rb") as file:
+                head = file.read(100)
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            raise StateUnwritable(self.path, exc.strerror or str(exc)) from exc
+        if head and not head.startswith(_SQLITE_MAGIC):
+            raise StateDamaged(self.path, "not an SQLite database")
+        if len(head) < 100 and head:
+            raise StateDamaged(self.path, "truncated SQLite header")
+        if not head or not self._has_schema():
+            if self.destination_has_mail:
+                raise StateDamaged(self.path, "empty, but the destination already holds mail")
+            return True
+        return False
+
+    def _has_schema(self) -> bool:
+        with _named_errors(self.path):
+            db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+            try:  # a bad page here raises; `open` runs the full quick_check next
+                row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()
+            finally:
+                db.close()
+        return row is not None
+
+    def _create(self) -> None:
+        """A new, empty database at `path`: built aside, fsynced, renamed into place."""
+        parent = self.path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise StateUnwritable(self.path, exc.strerror or str(exc)) from exc
+        building = parent / f".{self.path.name}.new-{os.getpid()}"
+        try:
+            with _named_errors(building):
+                db = sqlite3.connect(building, isolation_level=None)
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(_SCHEMA)
+                    db.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                finally:
+                    db.close()  # the last connection: the WAL is checkpointed into the file
+            with open(building, "rb+") as file:
+                os.fsync(file.fileno())
+            for stale in _side_files(self.path):
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
+            os.replace(building, self.path)
+            fsync_dir(parent)
+        except OSError as exc:
+            raise StateUnwritable(self.path, exc.strerror or str(exc)) from exc
+        finally:
+            for leftover in (building, *_side_files(building)):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        db.executescript(_SCHEMA)  # tables a very old file may lack
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        version = "1" if row is None else row[0]
+        while version in _MIGRATIONS:
+            with _transaction(db):
+                for statement in _MIGRATIONS[version]:
+                    db.execute(statement)
+                version = str(int(version) + 1)
+                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', ?)", (version,))
+        if version != SCHEMA_VERSION:
+            raise StateDamaged(self.path, f"schema version {version} is not one this pop3doctor knows")
+
+    def set_aside(self, now: float | None = None) -> Path:
+        """Move the (damaged) file and its WAL/SHM aside as ``NAME.damaged-TIMESTAMP``; returns the new name."""
+        self.close()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(now))
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        try:
+            for source in (self.path, *_side_files(self.path)):
+                if source.exists():
+                    os.replace(source, aside.with_name(aside.name + source.name[len(self.path.name) :]))
+            fsync_dir(self.path.parent)
+        except OSError as exc:
+            raise StateUnwritable(self.path, exc.strerror or str(exc)) from exc
+        return aside
 
     def close(self) -> None:
         if self._db is not None:
@@ -126,35 +263,44 @@ class UidlState:
         """Every recorded uid (one query: a 100k-message mailbox is one scan)."""
         if self._db is None:
             return {}
-        rows = self._db.execute("SELECT uid, status, first_seen, target FROM messages")
-        return {uid: Known(status, first_seen, target) for uid, status, first_seen, target in rows}
+        rows = self._read("SELECT uid, status, first_seen, target, destination, delivered_at FROM messages")
+        return {uid: Known(status, first, target, dest, at) for uid, status, first, target, dest, at in rows}
 
     def known_one(self, uid: str) -> Known | None:
         """What the state says about ``uid`` alone (one indexed lookup)."""
         if self._db is None:
             return None
-        row = self._db.execute("SELECT status, first_seen, target FROM messages WHERE uid = ?", (uid,)).fetchone()
-        return None if row is None else Known(row[0], row[1], row[2])
+        rows = self._read(
+            "SELECT status, first_seen, target, destination, delivered_at FROM messages WHERE uid = ?", (uid,)
+        )
+        return None if not rows else Known(*rows[0])
 
     def pending(self) -> list[Pending]:
         if self._db is None:
             return []
-        rows = self._db.execute("SELECT uid, target, size FROM messages WHERE status = 'pending' ORDER BY uid")
-        return [Pending(uid, target or "", size) for uid, target, size in rows]
+        rows = self._read("SELECT uid, target, size, destination FROM messages WHERE status = 'pending' ORDER BY uid")
+        return [Pending(uid, target or "", size, dest) for uid, target, size, dest in rows]
 
     def is_empty(self) -> bool:
         if self._db is None:
             return True
-        return self._db.execute("SELECT 1 FROM messages LIMIT 1").fetchone() is None
+        return not self._read("SELECT 1 FROM messages LIMIT 1")
+
+    def _read(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """All rows of one query; a page that turns out corrupt mid-run is `StateDamaged`."""
+        with _named_errors(self.path):
+            return self._conn.execute(sql, args).fetchall()
 
     # ---- writing (each method is one transaction) ------------------------------------
 
     def mark_pending(self, items: Iterable[Pending], now: float) -> None:
         """Record that the store is about to place these messages at their targets."""
         self._each(
-            "INSERT INTO messages(uid, status, first_seen, target, size) VALUES (?, 'pending', ?, ?, ?) "
-            "ON CONFLICT(uid) DO UPDATE SET status = 'pending', target = excluded.target, size = excluded.size",
-            [(p.uid, now, p.target, p.size) for p in items],
+            "INSERT INTO messages(uid, status, first_seen, target, size, destination) "
+            "VALUES (?, 'pending', ?, ?, ?, ?) "
+            "ON CONFLICT(uid) DO UPDATE SET status = 'pending', target = excluded.target, size = excluded.size, "
+            "destination = excluded.destination",
+            [(p.uid, now, p.target, p.size, p.destination) for p in items],
         )
 
     def mark_delivered(self, uids: Iterable[str], now: float) -> None:
@@ -175,8 +321,9 @@ class UidlState:
     def _each(self, sql: str, rows: list[tuple[object, ...]]) -> None:
         """``sql`` once per row, all in one transaction."""
         db = self._write()
-        with _transaction(db):
-            db.executemany(sql, rows)
+        with _named_errors(self.path):
+            with _transaction(db):
+                db.executemany(sql, rows)
 
 
 class _transaction:
@@ -191,4 +338,33 @@ class _transaction:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:
+            # A failed COMMIT (disk full) may already have rolled back.
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+
+
+def _side_files(path: Path) -> tuple[Path, Path]:
+    """SQLite's WAL and shared-memory files of the database at ``path``."""
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def _quick_check(db: sqlite3.Connection, path: Path) -> None:
+    """``PRAGMA quick_check`` (page structure, no index-content scan): O(size), milliseconds for 100k rows."""
+    rows = db.execute("PRAGMA quick_check").fetchall()
+    if [tuple(r) for r in rows] != [("ok",)]:
+        raise StateDamaged(path, "quick_check: " + "; ".join(str(r[0]) for r in rows[:3]))
+
+
+@contextlib.contextmanager
+def _named_errors(path: Path) -> Iterator[None]:
+    """SQLite's exceptions as the two named state errors: bad content vs. a disk that refuses writes."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        name = getattr(exc, "sqlite_errorname", "")
+        if name in _DAMAGE_ERRORS or (not name and not isinstance(exc, sqlite3.OperationalError)):
+            raise StateDamaged(path, str(exc)) from exc
+        raise StateUnwritable(path, str(exc)) from exc

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from pop3doctor.sync.errors import MboxLocked
 from pop3doctor.sync.state import Pending
 
 
@@ -85,3 +86,9 @@ class Store(Protocol):
 
     def reconcile(self, pending: Sequence[Pending]) -> set[str]:
         """The uids among ``pending`` whose message is really in the mailbox."""
+
+    def has_mail(self) -> bool:
+        """Whether the mailbox already holds messages (without changing it)."""
+
+    def probe_lock(self) -> MboxLocked | None:
+        """None when the store's lock could be taken now; else who holds it (never waits)."""
