@@ -104,6 +104,10 @@ class Connection:
         self.peer: tuple[str, int] = (str(peer[0]), int(peer[1])) if peer else ("", port)
         self.attempts = attempts
         self.tls: TlsInfo | None = None
+        # Whether clear-text data was read before any TLS: it tells a STARTTLS
+        # upgrade (a failing handshake then sets `TlsHandshakeFailed.after_plaintext`)
+        # from a fresh connection that starts TLS at once.
+        self._read_plain = False
 
     def __repr__(self) -> str:
         return f"<Connection {self.host}:{self.port} via {self.peer[0]} tls={self.tls is not None}>"
@@ -146,6 +150,8 @@ class Connection:
                 phase=phase,
                 **self._where(start),
             )
+        if self.tls is None:
+            self._read_plain = True
         return data
 
     def _where(self, start: float) -> Where:
@@ -186,24 +192,35 @@ class Connection:
 
         Sets `tls` on success.  Raises `CertificateProblem` (``cert`` None:
         see `unverified_certificate`) or `TlsHandshakeFailed`; the connection
-        is then unusable.  Bytes already buffered from the peer before the
-        upgrade would be lost, which is why STARTTLS callers must read the
-        server's reply to STLS completely first.
+        is then aborted (not closed gracefully: a half-done TLS layer would
+        wait for a peer that is silent or hostile).  Bytes already buffered
+        from the peer before the upgrade would be lost, which is why STARTTLS
+        callers must read the server's reply to STLS completely first.
         """
         start = time.monotonic()
-        await _handshake(
-            self._writer.start_tls(
-                context,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=_backstop(timeout),
-            ),
-            timeout=timeout,
-            start=start,
-            host=self.host,
-            port=self.port,
-            address=self.peer[0],
-            attempts=self.attempts,
-        )
+        try:
+            await _handshake(
+                self._writer.start_tls(
+                    context,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=_backstop(timeout),
+                ),
+                timeout=timeout,
+                start=start,
+                host=self.host,
+                port=self.port,
+                address=self.peer[0],
+                attempts=self.attempts,
+            )
+        except TlsHandshakeFailed as exc:
+            self._writer.transport.abort()
+            # Not-TLS bytes on a connection that spoke clear text just before:
+            # what answered our handshake was clear text after the server's "go ahead".
+            exc.after_plaintext = self._read_plain and exc.reason == "wrong-version-number"
+            raise
+        except BaseException:
+            self._writer.transport.abort()
+            raise
         self.tls = _tls_info(self._writer)
 
     async def aclose(self) -> None:
