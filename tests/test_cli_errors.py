@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from pop3doctor.cli import main as cli_main
+from pop3doctor.net import Timeouts, TlsHandshakeFailed, make_tls_context, open_connection
 from support.hostile_output import HostileServer, diagnose_args, fetch_args, run_cli
 
 #: What each way of failing STARTTLS must be reported as.
@@ -89,6 +91,49 @@ async def test_fetch_stops_cleanly_on_a_failed_starttls(mode: str, tmp_path: Pat
     assert report["fetched"] == 0
     _sent_no_credentials(server)
     assert elapsed < 20
+
+
+async def test_clear_text_answering_the_handshake_is_marked_after_plaintext() -> None:
+    """net/ tells "clear text after STLS" from "a clear-text port" by what was read before."""
+    timeouts = Timeouts(resolve=2, connect=2, tls=2, greeting=2, command=2)
+    async with HostileServer(stls="inject-late") as server:
+        conn = await open_connection(server.host, server.port, timeouts=timeouts)
+        try:
+            await conn.read(timeout=2, phase="greeting")
+            conn.write(b"STLS\r\n")
+            assert (await conn.read(timeout=2, phase="stls")).startswith(b"+OK")
+            with pytest.raises(TlsHandshakeFailed) as failed:
+                await conn.start_tls(make_tls_context(), server_hostname="localhost", timeout=2)
+        finally:
+            await conn.aclose()
+        assert failed.value.reason == "wrong-version-number"
+        assert failed.value.after_plaintext is True
+        assert failed.value.evidence()["after_plaintext"] is True
+        # The same bytes on a connection that starts with TLS: only "this port speaks clear text".
+        with pytest.raises(TlsHandshakeFailed) as implicit:
+            await open_connection(server.host, server.port, timeouts=timeouts, tls=make_tls_context())
+        assert implicit.value.reason == "wrong-version-number"
+        assert implicit.value.after_plaintext is False
+
+
+async def test_a_failed_starttls_drops_the_connection_at_once() -> None:
+    """After the handshake failed, the server sees the connection end before we even
+    call aclose (an aborted transport, not a graceful close waiting on a silent peer)."""
+    timeouts = Timeouts(resolve=2, connect=2, tls=0.5, greeting=2, command=2)
+    async with HostileServer(stls="silence") as server:
+        conn = await open_connection(server.host, server.port, timeouts=timeouts)
+        try:
+            await conn.read(timeout=2, phase="greeting")
+            conn.write(b"STLS\r\n")
+            assert (await conn.read(timeout=2, phase="stls")).startswith(b"+OK")
+            with pytest.raises(TlsHandshakeFailed) as failed:
+                await conn.start_tls(make_tls_context(), server_hostname="localhost", timeout=0.5)
+            assert failed.value.reason == "handshake-timeout"
+            await asyncio.wait_for(server.gone_after_stls.wait(), 5)
+            start = time.monotonic()
+        finally:
+            await conn.aclose()
+        assert time.monotonic() - start < 1.5  # no wait for a close that never comes (2 s bound before)
 
 
 # ---- an unexpected exception ---------------------------------------------------------

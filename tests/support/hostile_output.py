@@ -48,6 +48,8 @@ class HostileServer:
         self.host = "127.0.0.1"
         self.port = 0
         self.received: list[bytes] = []
+        # Set when the client drops the connection after STLS's +OK.
+        self.gone_after_stls = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -158,6 +160,7 @@ class HostileServer:
         # "silence" and the injections: read (and ignore) whatever comes, never answer.
         while await reader.read(4096):
             pass
+        self.gone_after_stls.set()
 
 
 # ---- running the real command against it ------------------------------------------
