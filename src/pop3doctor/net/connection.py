@@ -108,6 +108,7 @@ class Connection:
         # upgrade (a failing handshake then sets `TlsHandshakeFailed.after_plaintext`)
         # from a fresh connection that starts TLS at once.
         self._read_plain = False
+        self._aborted = False
 
     def __repr__(self) -> str:
         return f"<Connection {self.host}:{self.port} via {self.peer[0]} tls={self.tls is not None}>"
@@ -213,15 +214,25 @@ class Connection:
                 attempts=self.attempts,
             )
         except TlsHandshakeFailed as exc:
-            self._writer.transport.abort()
+            self._abort()
             # Not-TLS bytes on a connection that spoke clear text just before:
             # what answered our handshake was clear text after the server's "go ahead".
             exc.after_plaintext = self._read_plain and exc.reason == "wrong-version-number"
             raise
         except BaseException:
-            self._writer.transport.abort()
+            self._abort()
             raise
         self.tls = _tls_info(self._writer)
+
+    def _abort(self) -> None:
+        """Drop the connection at once, after a failed TLS upgrade.
+
+        asyncio has handed the transport to its TLS protocol by then, so the
+        stream's own protocol never hears of the close and ``wait_closed``
+        would only end at `aclose`'s 2 s bound: `aclose` skips it.
+        """
+        self._aborted = True
+        self._writer.transport.abort()
 
     async def aclose(self) -> None:
         """Close the connection; never raises, except a cancellation arriving meanwhile.
@@ -231,6 +242,8 @@ class Connection:
         that could keep an interrupted run alive.  The server sees a dropped
         connection without QUIT, so it deletes nothing of this session.
         """
+        if self._aborted:
+            return
         task = asyncio.current_task()
         if task is not None and task.cancelling():
             self._writer.transport.abort()
