@@ -34,6 +34,7 @@ connection-dropped retrieval-failed ok
 # Codes added since the design, each with why: the list only ever grows.
 ADDED_CODES = [
     "encryption-off",  # the user's setting sends the password in clear; the server offers TLS
+    "starttls-injection",  # clear text where the TLS handshake must start (issue 12 item 7)
 ]
 ALL_CODES = STABLE_CODES + ADDED_CODES
 

@@ -23,6 +23,7 @@ from pop3doctor.protocol import (
     RemoteClosed,
     Response,
     ServerNotice,
+    StartTlsInjection,
     State,
 )
 from pop3doctor.protocol import commands as cmd
@@ -170,8 +171,11 @@ def test_stls_response_followed_by_injected_bytes_is_refused() -> None:
     conn.next_event()
     conn.send(cmd.simple("STLS"))
     conn.receive_data(b"+OK Begin TLS\r\n+OK injected\r\n")
-    with pytest.raises(ProtocolError, match="injection"):
+    with pytest.raises(StartTlsInjection) as refused:
         conn.next_event()
+    # Its own error (and cause), not a generic protocol error; the injected bytes kept as evidence.
+    assert refused.value.code == "starttls-injection"
+    assert refused.value.injected == b"+OK injected\r\n"
 
 
 def test_stls_requires_tls_before_next_command() -> None:

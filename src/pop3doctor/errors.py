@@ -26,6 +26,7 @@ is `pop3doctor.protocol.ProtocolError`, and what the server *said* is a
     │   ├── LineTooLong [line-too-long]
     │   ├── NotPop3Greeting [not-pop3-greeting]
     │   ├── RemoteClosed [remote-closed]
+    │   ├── StartTlsInjection [starttls-injection]
     │   └── LocalProtocolError [local-protocol-error]  (our bug, not the peer's)
     ├── Pop3Error [pop3-error]                        here
     │   ├── ServerError [server-error]

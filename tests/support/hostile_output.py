@@ -11,7 +11,9 @@ It misbehaves in the ways a user's output must survive:
   and TOP fail with an ``-ERR`` (so ``err`` reaches fetch's per-message detail);
 - ``stls``: how STARTTLS fails after its ``+OK``: "close" (the connection is
   closed), "silence" (nothing more is ever sent), "inject" (plaintext lines
-  follow the ``+OK`` instead of a TLS handshake).
+  follow the ``+OK`` in the same write, so they arrive in one buffer with it),
+  "inject-late" (the same lines after a short pause, so they reach the
+  client's TLS layer instead of its POP3 parser).
 
 Plain TCP only: the tests pass ``--security plain --allow-plaintext`` (or
 ``starttls`` for the STLS cases).
@@ -60,6 +62,8 @@ class HostileServer:
         self.host = "127.0.0.1"
         self.port = 0
         self.received: list[bytes] = []
+        # Set when the client drops the connection after STLS's +OK.
+        self.gone_after_stls = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -164,15 +168,25 @@ class HostileServer:
         return f"-ERR invalid credentials {initial} = {decoded.replace(chr(0), ' ')}"
 
     async def _stls(self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader) -> None:
-        writer.write(b"+OK begin TLS\r\n")
+        injected = b"+OK injected plaintext\r\n-ERR not TLS at all\r\n"
         if self.stls == "inject":
-            writer.write(b"+OK injected plaintext\r\n-ERR not TLS at all\r\n")
+            # One write: +OK and the injection leave in one segment.
+            writer.write(b"+OK begin TLS\r\n" + injected)
+        else:
+            writer.write(b"+OK begin TLS\r\n")
         await writer.drain()
+        if self.stls == "inject-late":
+            # Long enough that the client has read +OK and started its
+            # handshake: the plaintext answers its ClientHello.
+            await asyncio.sleep(0.3)
+            writer.write(injected)
+            await writer.drain()
         if self.stls == "close":
             return
-        # "silence" and "inject": read (and ignore) whatever comes, never answer.
+        # "silence" and the injections: read (and ignore) whatever comes, never answer.
         while await reader.read(4096):
             pass
+        self.gone_after_stls.set()
 
 
 # ---- running the real command against it ------------------------------------------

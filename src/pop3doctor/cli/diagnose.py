@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import sys
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import click
 
 from pop3doctor.cli.console import make_console
 from pop3doctor.cli.discover import settings_for_diagnose
-from pop3doctor.cli.options import connection_options, read_password, security_and_port
+from pop3doctor.cli.options import CannotCreate, connection_options, read_password, security_and_port
 from pop3doctor.cli.render import render_finding, render_verdict
 from pop3doctor.diagnosis.auto_security import auto_security
 from pop3doctor.diagnosis.markdown import render_markdown
@@ -67,9 +69,32 @@ async def _run(
     else:
         render_verdict(console, report, lang)
     if report_path:
-        Path(report_path).write_text(render_markdown(report, lang), encoding="utf-8")
+        try:
+            Path(report_path).write_text(render_markdown(report, lang), encoding="utf-8")
+        except OSError as exc:
+            raise _unwritable(report_path, exc, lang) from None
         console.print(_t.DIAGNOSE_REPORT_SAVED(lang, path=report_path), markup=False)  # a path is not markup
     return report.exit_code
+
+
+def _unwritable(path: str, exc: OSError, lang: Lang) -> CannotCreate:
+    return CannotCreate(_t.REPORT_UNWRITABLE(lang, path=path, why=exc.strerror or type(exc).__name__))
+
+
+def _check_report_path(path: str, lang: Lang) -> None:
+    """Refuse a --report file that cannot be written before the diagnosis runs (up
+    to a minute), not after.  Only a first look: the write itself is checked too,
+    since permissions can change meanwhile and root passes every access test."""
+    target = Path(path)
+    parent = target.parent
+    if target.exists():
+        problem = None if os.access(target, os.W_OK) else errno.EACCES
+    elif not parent.is_dir():
+        problem = errno.ENOTDIR if parent.exists() else errno.ENOENT
+    else:
+        problem = None if os.access(parent, os.W_OK | os.X_OK) else errno.EACCES
+    if problem is not None:
+        raise _unwritable(path, OSError(problem, os.strerror(problem)), lang)
 
 
 @click.command("diagnose")
@@ -79,7 +104,8 @@ async def _run(
 @click.option(
     "--report",
     "report_path",
-    type=click.Path(dir_okay=False, writable=True),
+    # Not click's writable=True: that says "usage error" (64) for a read-only file; ours says 73.
+    type=click.Path(dir_okay=False),
     help="write a redacted Markdown support report to this file",
 )
 @click.option(
@@ -148,6 +174,8 @@ def command(
         email = email or address
     if not host or not user:
         raise click.UsageError(_t.DIAGNOSE_NEED_HOST(language))
+    if report_path:
+        _check_report_path(report_path, language)
     password = read_password(user=user, password_env=password_env, password_stdin=password_stdin, lang=language)
     nameservers = list(dns_servers) or None
     chosen, chosen_port = security_and_port(security, port)

@@ -24,6 +24,16 @@ _t = catalog("cli")
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USAGE = 64  # sysexits.h EX_USAGE
+EX_SOFTWARE = 70  # sysexits.h: an internal error (a bug of ours), never a verdict about the server
+EX_CANTCREAT = 73  # sysexits.h: an output file (--report) cannot be created
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports when the reader of stdout went away
+
+
+class CannotCreate(click.ClickException):
+    """An output file the user named cannot be written: its ja/en message, exit 73."""
+
+    exit_code = EX_CANTCREAT
 
 
 def connection_options(func: F) -> F:

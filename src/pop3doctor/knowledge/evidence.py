@@ -29,7 +29,13 @@ from pop3doctor.net.errors import (
     ReadTimeout,
     TlsHandshakeFailed,
 )
-from pop3doctor.protocol.errors import LocalProtocolError, NotPop3Greeting, ProtocolError, RemoteClosed
+from pop3doctor.protocol.errors import (
+    LocalProtocolError,
+    NotPop3Greeting,
+    ProtocolError,
+    RemoteClosed,
+    StartTlsInjection,
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,10 @@ def _tls_handshake(exc: TlsHandshakeFailed, ctx: _Context) -> str:
     # which OpenSSL reports as a wrong version number / packet length.
     if ctx.implicit_tls and exc.reason in ("wrong-version-number", "not-tls"):
         return "port-expects-plain"
+    # After STLS's "+OK" a server only waits for our handshake: clear text
+    # answering it is injected (or the server is broken), never "old TLS".
+    if exc.after_plaintext and not ctx.implicit_tls:
+        return "starttls-injection"
     return "tls-handshake-failed"
 
 
@@ -147,6 +157,8 @@ _CAUSES: dict[str, _Rule] = {
     NetError.code: "connection-dropped",
     NotPop3Greeting.code: _not_pop3_greeting,
     RemoteClosed.code: _remote_closed,
+    # Its own row: the ProtocolError one would call it "not-pop3" or "retrieval-failed".
+    StartTlsInjection.code: "starttls-injection",
     # Our own misuse of the protocol says nothing about the server's service:
     # it must not become "not-pop3" at the greeting like the peer's errors.
     LocalProtocolError.code: "retrieval-failed",

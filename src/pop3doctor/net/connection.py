@@ -104,6 +104,11 @@ class Connection:
         self.peer: tuple[str, int] = (str(peer[0]), int(peer[1])) if peer else ("", port)
         self.attempts = attempts
         self.tls: TlsInfo | None = None
+        # Whether clear-text data was read before any TLS: it tells a STARTTLS
+        # upgrade (a failing handshake then sets `TlsHandshakeFailed.after_plaintext`)
+        # from a fresh connection that starts TLS at once.
+        self._read_plain = False
+        self._aborted = False
 
     def __repr__(self) -> str:
         return f"<Connection {self.host}:{self.port} via {self.peer[0]} tls={self.tls is not None}>"
@@ -146,6 +151,8 @@ class Connection:
                 phase=phase,
                 **self._where(start),
             )
+        if self.tls is None:
+            self._read_plain = True
         return data
 
     def _where(self, start: float) -> Where:
@@ -186,25 +193,46 @@ class Connection:
 
         Sets `tls` on success.  Raises `CertificateProblem` (``cert`` None:
         see `unverified_certificate`) or `TlsHandshakeFailed`; the connection
-        is then unusable.  Bytes already buffered from the peer before the
-        upgrade would be lost, which is why STARTTLS callers must read the
-        server's reply to STLS completely first.
+        is then aborted (not closed gracefully: a half-done TLS layer would
+        wait for a peer that is silent or hostile).  Bytes already buffered
+        from the peer before the upgrade would be lost, which is why STARTTLS
+        callers must read the server's reply to STLS completely first.
         """
         start = time.monotonic()
-        await _handshake(
-            self._writer.start_tls(
-                context,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=_backstop(timeout),
-            ),
-            timeout=timeout,
-            start=start,
-            host=self.host,
-            port=self.port,
-            address=self.peer[0],
-            attempts=self.attempts,
-        )
+        try:
+            await _handshake(
+                self._writer.start_tls(
+                    context,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=_backstop(timeout),
+                ),
+                timeout=timeout,
+                start=start,
+                host=self.host,
+                port=self.port,
+                address=self.peer[0],
+                attempts=self.attempts,
+            )
+        except TlsHandshakeFailed as exc:
+            self._abort()
+            # Not-TLS bytes on a connection that spoke clear text just before:
+            # what answered our handshake was clear text after the server's "go ahead".
+            exc.after_plaintext = self._read_plain and exc.reason == "wrong-version-number"
+            raise
+        except BaseException:
+            self._abort()
+            raise
         self.tls = _tls_info(self._writer)
+
+    def _abort(self) -> None:
+        """Drop the connection at once, after a failed TLS upgrade.
+
+        asyncio has handed the transport to its TLS protocol by then, so the
+        stream's own protocol never hears of the close and ``wait_closed``
+        would only end at `aclose`'s 2 s bound: `aclose` skips it.
+        """
+        self._aborted = True
+        self._writer.transport.abort()
 
     async def aclose(self) -> None:
         """Close the connection; never raises, except a cancellation arriving meanwhile.
@@ -214,6 +242,8 @@ class Connection:
         that could keep an interrupted run alive.  The server sees a dropped
         connection without QUIT, so it deletes nothing of this session.
         """
+        if self._aborted:
+            return
         task = asyncio.current_task()
         if task is not None and task.cancelling():
             self._writer.transport.abort()

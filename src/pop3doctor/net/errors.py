@@ -240,6 +240,14 @@ class TlsHandshakeFailed(NetError):
 
     ``library_reason`` is `ssl.SSLError.reason` (e.g. "WRONG_VERSION_NUMBER")
     or None when the failure was not an SSLError.
+
+    ``after_plaintext`` is true when the handshake was an upgrade of a
+    connection that had been speaking clear text (STARTTLS) and the peer
+    then sent bytes that are not TLS: after a server's ``+OK`` to STLS that
+    is clear text someone injected, or a broken server (see
+    `pop3doctor.protocol.StartTlsInjection` for bytes that arrive with
+    the ``+OK`` itself).  On a fresh connection (implicit TLS) the same
+    reason only says the port speaks clear text, so it stays false there.
     """
 
     code = "tls-handshake-failed"
@@ -255,9 +263,10 @@ class TlsHandshakeFailed(NetError):
         super().__init__(message, **where)
         self.reason = reason
         self.library_reason = library_reason
+        self.after_plaintext = False  # set by `Connection.start_tls` (see above)
 
     def _facts(self) -> dict[str, object]:
-        return {"reason": self.reason, "library_reason": self.library_reason}
+        return {"reason": self.reason, "library_reason": self.library_reason, "after_plaintext": self.after_plaintext}
 
 
 class CertificateProblem(TlsHandshakeFailed):

@@ -10,6 +10,7 @@ from pop3doctor.protocol.errors import (
     NotPop3Greeting,
     ProtocolError,
     RemoteClosed,
+    StartTlsInjection,
 )
 from pop3doctor.protocol.events import (
     NEED_DATA,
@@ -43,6 +44,7 @@ __all__ = [
     "Response",
     "ResponseCode",
     "ServerNotice",
+    "StartTlsInjection",
     "State",
     "StatusLine",
     "parse_status_line",

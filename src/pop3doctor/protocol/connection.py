@@ -32,6 +32,7 @@ from pop3doctor.protocol.errors import (
     NotPop3Greeting,
     ProtocolError,
     RemoteClosed,
+    StartTlsInjection,
 )
 from pop3doctor.protocol.limits import MAX_LINE
 
@@ -256,7 +257,10 @@ class ClientConnection:
                 # Bytes after "+OK" to STLS arrived in clear text and would be
                 # read as if protected by TLS: the STARTTLS injection attack
                 # (CVE-2011-0411 class).  Refuse rather than process them.
-                raise ProtocolError("data received after the STLS response, before TLS (injection?)")
+                raise StartTlsInjection(
+                    "data received after the STLS response, before TLS (injection?)",
+                    injected=bytes(self._buf[self._pos : self._pos + 200]),
+                )
             self._awaiting_tls = True
 
     def _on_eof(self) -> ev.Event:

@@ -16,6 +16,7 @@ Hierarchy (codes in brackets)::
     ├── LineTooLong [line-too-long]
     ├── NotPop3Greeting [not-pop3-greeting]
     ├── RemoteClosed [remote-closed]
+    ├── StartTlsInjection [starttls-injection]
     └── LocalProtocolError [local-protocol-error]
 """
 
@@ -63,6 +64,23 @@ class RemoteClosed(ProtocolError):
         super().__init__(message)
         self.during = during
         self.in_body = in_body
+
+
+class StartTlsInjection(ProtocolError):
+    """Clear-text bytes arrived right behind the ``+OK`` to STLS, where TLS must begin.
+
+    A real server says ``+OK`` and then waits for our handshake; anything
+    more was either put there by someone between us and the server (the
+    STARTTLS injection attack, CVE-2011-0411 class) or sent by a broken
+    server.  Either way the session must end before a password is sent.
+    ``injected`` is the start of those bytes (bounded), for the evidence.
+    """
+
+    code = "starttls-injection"
+
+    def __init__(self, message: str, *, injected: bytes) -> None:
+        super().__init__(message)
+        self.injected = injected
 
 
 class LocalProtocolError(ProtocolError):
