@@ -8,6 +8,7 @@ import sys
 import click
 
 from pop3doctor import __version__
+from pop3doctor.cli.interrupt import interrupted_lines
 from pop3doctor.cli.options import EXIT_USAGE
 from pop3doctor.i18n import catalog, resolve_lang
 
@@ -59,17 +60,16 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
-        _interrupted(sys.argv[1:])
+    except click.Abort as exc:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+        _interrupted(sys.argv[1:], exc.__cause__)
         sys.exit(130)
 
 
-def _interrupted(args: list[str]) -> None:
+def _interrupted(args: list[str], cause: BaseException | None) -> None:
     """The Ctrl-C message, in the language ``--lang`` or the locale asks for."""
     lang_arg = next((a.split("=", 1)[1] for a in args if a.startswith("--lang=")), None)
     if "--lang" in args and args.index("--lang") + 1 < len(args):
         lang_arg = args[args.index("--lang") + 1]
     lang = resolve_lang(lang_arg)
-    click.echo(_t.INTERRUPTED(lang), err=True)
-    if "fetch" in args:
-        click.echo(_t.FETCH_INTERRUPTED(lang), err=True)
+    for line in interrupted_lines(lang, args, cause):
+        click.echo(line, err=True)
