@@ -61,11 +61,11 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except click.Abort as exc:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
-        _interrupted(sys.argv[1:], exc.__cause__)
+        say_interrupted(sys.argv[1:], exc.__cause__)
         sys.exit(130)
 
 
-def _interrupted(args: list[str], cause: BaseException | None) -> None:
+def say_interrupted(args: list[str], cause: BaseException | None) -> None:
     """The Ctrl-C message, in the language ``--lang`` or the locale asks for."""
     lang_arg = next((a.split("=", 1)[1] for a in args if a.startswith("--lang=")), None)
     if "--lang" in args and args.index("--lang") + 1 < len(args):
