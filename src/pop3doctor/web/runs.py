@@ -111,7 +111,11 @@ class Run:
         """Nobody follows the run: stop it in `abandon_after` seconds unless a follower comes (back)."""
         if self.finished or self.task is None or self.task.done() or self._abandon is not None:
             return
-        self._abandon = asyncio.get_running_loop().call_later(self.abandon_after, self._stop)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a stream finalized after its loop ended: nothing left to stop
+            return
+        self._abandon = loop.call_later(self.abandon_after, self._stop)
 
     def _keep(self) -> None:
         if self._abandon is not None:
