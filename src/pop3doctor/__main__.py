@@ -1,5 +1,5 @@
 """``python -m pop3doctor`` is the ``pop3doctor`` command."""
 
-from pop3doctor.cli.main import main
+from pop3doctor.cli.entry import main
 
 main()

@@ -30,6 +30,7 @@ from rich.progress import (
 )
 
 from pop3doctor.cli.console import make_console
+from pop3doctor.cli.interrupt import FetchInterrupted, QuitWatch
 from pop3doctor.cli.options import connection_options, read_password, security_and_port
 from pop3doctor.endpoint import Endpoint, Security, default_port
 from pop3doctor.escaping import json_text, visible
@@ -205,6 +206,7 @@ async def _run_one(
     show_progress: bool,
     err_console: Console,
     lang: Lang,
+    watch: QuitWatch,
 ) -> FetchReport:
     progress = _RichProgress(err_console, f"{_t.FETCH_PROGRESS(lang)} {account.label}") if show_progress else None
 
@@ -218,7 +220,7 @@ async def _run_one(
 
     try:
         return await fetch_account(
-            account, password, store, state_dir, options, progress=progress, on_lock_wait=waiting
+            account, password, store, state_dir, options, progress=progress, on_lock_wait=waiting, on_stage=watch
         )
     finally:
         if progress is not None:
@@ -299,6 +301,25 @@ def _main(opts: dict[str, Any], lang: Lang) -> int:
     except ConfigError as exc:
         raise _Usage(exc.msg(lang)) from None
 
+    watch = QuitWatch()
+    try:
+        return _fetch_all(jobs, opts, lang, state_dir, show_progress, out, err, watch)
+    except KeyboardInterrupt as exc:
+        # asyncio.run turned the run's cancellation into KeyboardInterrupt;
+        # whether QUIT had gone out decides what the message may promise.
+        raise FetchInterrupted(after_quit=watch.quit_sent) from exc
+
+
+def _fetch_all(
+    jobs: list[_Job],
+    opts: dict[str, Any],
+    lang: Lang,
+    state_dir: Path,
+    show_progress: bool,
+    out: Console,
+    err: Console,
+    watch: QuitWatch,
+) -> int:
     reports: list[FetchReport] = []
     for account, source, store, options in jobs:
         try:
@@ -310,7 +331,7 @@ def _main(opts: dict[str, Any], lang: Lang) -> int:
             failed.stop("auth-failed", "login", exc.msg(lang))
             reports.append(failed)
             continue
-        report = asyncio.run(_run_one(account, password, store, state_dir, options, show_progress, err, lang))
+        report = asyncio.run(_run_one(account, password, store, state_dir, options, show_progress, err, lang, watch))
         del password
         reports.append(report)
         if not opts["as_json"]:

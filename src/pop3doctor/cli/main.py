@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from pop3doctor import __version__
+from pop3doctor.cli.interrupt import interrupted_lines
 from pop3doctor.cli.options import EX_SOFTWARE, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE
 from pop3doctor.escaping import has_unsafe, visible
 from pop3doctor.i18n import Lang, catalog, resolve_lang
@@ -138,8 +139,8 @@ def _command(args: list[str]) -> int:
     except click.ClickException as exc:
         _shown(exc).show()
         return exc.exit_code
-    except click.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
-        _interrupted(args)
+    except click.Abort as exc:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+        say_interrupted(args, exc.__cause__)
         return EXIT_INTERRUPTED
     except _ReaderGone:
         raise  # `_exit_code` handles it
@@ -184,9 +185,8 @@ def _shown(exc: click.ClickException) -> click.ClickException:
     return exc
 
 
-def _interrupted(args: list[str]) -> None:
+def say_interrupted(args: list[str], cause: BaseException | None) -> None:
     """The Ctrl-C message, in the language ``--lang`` or the locale asks for."""
     lang = _lang(args)
-    click.echo(_t.INTERRUPTED(lang), err=True)
-    if "fetch" in args:
-        click.echo(_t.FETCH_INTERRUPTED(lang), err=True)
+    for line in interrupted_lines(lang, args, cause):
+        click.echo(line, err=True)

@@ -147,8 +147,15 @@ async def fetch_account(
     progress: Progress | None = None,
     clock: Callable[[], float] = time.time,
     on_lock_wait: LockWaitNotice | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> FetchReport:
-    """Fetch ``account`` into ``store``; the outcome (never an exception) is the report."""
+    """Fetch ``account`` into ``store``; the outcome (never an exception) is the report.
+
+    ``on_stage`` is told each stage as the run enters it (connect, login,
+    list, retrieve, delete, quit).  A cancellation (Ctrl-C) is the one thing
+    that propagates; what the stage then was tells the front end what it
+    means -- in "quit" the server may already commit this run's deletions.
+    """
     options = options or FetchOptions()
     started = time.monotonic()
     report = FetchReport(account=account.label, destination=str(store.location), dry_run=options.dry_run)
@@ -172,7 +179,7 @@ async def fetch_account(
         if opened is not None:
             state, index = opened
             with state:
-                run = _Run(account, password, store, state, options, progress or _NoProgress(), clock, report)
+                run = _Run(account, password, store, state, options, progress or _NoProgress(), clock, report, on_stage)
                 run.index = index
                 run.on_lock_wait = on_lock_wait
                 await run.go()
@@ -255,6 +262,7 @@ class _Run:
         progress: Progress,
         clock: Callable[[], float],
         report: FetchReport,
+        on_stage: Callable[[str], None] | None = None,
     ) -> None:
         self.account = account
         self.password = password
@@ -264,6 +272,7 @@ class _Run:
         self.progress = progress
         self.clock = clock
         self.report = report
+        self.on_stage = on_stage
         self.batch: list[Staged] = []
         self.batch_octets = 0
         self.uids: dict[int, str] = {}
@@ -295,26 +304,28 @@ class _Run:
         client = Pop3Client.from_endpoint(
             self.account.endpoint, timeouts=self.account.timeouts, nameservers=self.account.nameservers
         )
-        stage = "connect"
+        stage = self._enter("connect")
         try:
             await client.connect()
-            stage = "login"
+            stage = self._enter("login")
             await client.login(self.account.endpoint.user, self.password)
-            stage = "list"
+            stage = self._enter("list")
             to_fetch = await self._plan(client)
-            stage = "retrieve"
+            stage = self._enter("retrieve")
             if to_fetch and not self.options.dry_run:
                 await client.retrieve_many(
                     to_fetch, self._open_sink, window=self.options.window, on_error=self._on_error
                 )
             self._flush()
-            stage = "delete"
+            stage = self._enter("delete")
             deletable = self._deletable()
             if self.options.dry_run:
                 self.report.would_delete = len(deletable)
                 deletable = []
             accepted = await client.dele_many(deletable) if deletable else []
-            stage = "quit"
+            # Told before QUIT is written (no await in between): from here on
+            # an interrupt cannot promise that the server deletes nothing.
+            stage = self._enter("quit")
             await client.quit()
             # QUIT's +OK is the server's promise that the deletions are done.
             if accepted:
@@ -362,6 +373,11 @@ class _Run:
         self.report.stop(
             exc.code, stage, str(exc), path=str(exc.path), kind=exc.kind, holder=exc.holder or "", seconds=exc.waited
         )
+
+    def _enter(self, stage: str) -> str:
+        if self.on_stage is not None:
+            self.on_stage(stage)
+        return stage
 
     def _reconcile(self) -> None:
         """Settle the pending rows a killed run left (see `pop3doctor.sync`)."""

@@ -6,7 +6,8 @@ Routes:
   each load gets its own CSRF token.
 - ``POST /api/check``: start the checks (form fields + ``page`` + ``csrf``); answers
   ``{"run": id, "events": url}``, or ``{"error": {ja, en}, "field": name}`` with 400
-  (fix the field), 403 (stale page / bad token) or 409 (this page already runs a check).
+  (fix the field), 403 (stale page / bad token), 409 (this page already runs a check)
+  or 503 with ``Retry-After`` (the server-wide cap of running checks is reached).
 - ``GET /api/check/{run}/events``: the run as server-sent events: ``settings``,
   ``finding`` (one per completed stage), then ``done`` or ``failed``.
 - ``/static/...``: the page's script and style, shipped in the package (no CDN).
@@ -37,10 +38,14 @@ from pop3doctor.web.form import FormError, parse_check_form
 from pop3doctor.web.guard import HostGuard, PageTokens, is_loopback_origin
 from pop3doctor.web.lang import from_accept_language
 from pop3doctor.web.runs import RunOptions, RunRegistry, start_run
-from pop3doctor.web.text import BUSY, STALE_PAGE, UI
+from pop3doctor.web.text import BUSY, SERVER_BUSY, STALE_PAGE, UI
 
 #: Form fields longer than this are refused before parsing: nothing legitimate is that long.
 MAX_FIELD = 1024
+
+#: Seconds a refused page is asked to wait (503 ``Retry-After``): a diagnosis
+#: that fails fast is done in a few seconds.
+RETRY_AFTER_S = 5
 
 
 def _environment() -> jinja2.Environment:
@@ -52,8 +57,10 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _error(status: int, message: Msg, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": events.both(message), "field": field}, status_code=status)
+def _error(
+    status: int, message: Msg, field: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": events.both(message), "field": field}, status_code=status, headers=headers)
 
 
 class WebApp:
@@ -62,7 +69,7 @@ class WebApp:
     def __init__(self, options: RunOptions | None = None) -> None:
         self.options = options or RunOptions()
         self.pages = PageTokens()
-        self.runs = RunRegistry()
+        self.runs = RunRegistry(max_active=self.options.max_active_runs)
         self.templates = _environment()
 
     async def index(self, request: Request) -> Response:
@@ -109,6 +116,9 @@ class WebApp:
             check = parse_check_form(fields)
         except FormError as exc:
             return _error(400, exc.message, exc.field)
+        # Checked right before the start, with no await between: the count cannot change meanwhile.
+        if self.runs.full():
+            return _error(503, SERVER_BUSY, headers={"retry-after": str(RETRY_AFTER_S)})
         run = start_run(check, password, self.options)
         del password
         self.runs.add(run)
