@@ -24,6 +24,7 @@ import pytest
 
 from pop3doctor.cli import main as cli_main
 from pop3doctor.net import Timeouts, TlsHandshakeFailed, make_tls_context, open_connection
+from pop3doctor.net.connection import Connection
 from support.hostile_output import HostileServer, diagnose_args, fetch_args, run_cli
 
 #: What each way of failing STARTTLS must be reported as.
@@ -93,15 +94,25 @@ async def test_fetch_stops_cleanly_on_a_failed_starttls(mode: str, tmp_path: Pat
     assert elapsed < 20
 
 
+async def _after_stls_ok(server: HostileServer, timeouts: Timeouts) -> Connection:
+    """A connection past the greeting whose STLS the server has answered with +OK."""
+    conn = await open_connection(server.host, server.port, timeouts=timeouts)
+    try:
+        await conn.read(timeout=2, phase="greeting")
+        conn.write(b"STLS\r\n")
+        assert (await conn.read(timeout=2, phase="stls")).startswith(b"+OK")
+    except BaseException:
+        await conn.aclose()
+        raise
+    return conn
+
+
 async def test_clear_text_answering_the_handshake_is_marked_after_plaintext() -> None:
     """net/ tells "clear text after STLS" from "a clear-text port" by what was read before."""
     timeouts = Timeouts(resolve=2, connect=2, tls=2, greeting=2, command=2)
     async with HostileServer(stls="inject-late") as server:
-        conn = await open_connection(server.host, server.port, timeouts=timeouts)
+        conn = await _after_stls_ok(server, timeouts)
         try:
-            await conn.read(timeout=2, phase="greeting")
-            conn.write(b"STLS\r\n")
-            assert (await conn.read(timeout=2, phase="stls")).startswith(b"+OK")
             with pytest.raises(TlsHandshakeFailed) as failed:
                 await conn.start_tls(make_tls_context(), server_hostname="localhost", timeout=2)
         finally:
@@ -121,11 +132,8 @@ async def test_a_failed_starttls_drops_the_connection_at_once() -> None:
     call aclose (an aborted transport, not a graceful close waiting on a silent peer)."""
     timeouts = Timeouts(resolve=2, connect=2, tls=0.5, greeting=2, command=2)
     async with HostileServer(stls="silence") as server:
-        conn = await open_connection(server.host, server.port, timeouts=timeouts)
+        conn = await _after_stls_ok(server, timeouts)
         try:
-            await conn.read(timeout=2, phase="greeting")
-            conn.write(b"STLS\r\n")
-            assert (await conn.read(timeout=2, phase="stls")).startswith(b"+OK")
             with pytest.raises(TlsHandshakeFailed) as failed:
                 await conn.start_tls(make_tls_context(), server_hostname="localhost", timeout=0.5)
             assert failed.value.reason == "handshake-timeout"

@@ -17,23 +17,29 @@ from pathlib import Path
 from pop3doctor.base_error import Pop3DoctorError
 
 
-class StateDamaged(Pop3DoctorError):
-    """The state file exists but cannot be trusted: not SQLite, truncated, failing
-    ``PRAGMA quick_check``, or empty beside a destination that already holds mail
-    (fetching on with it would store every message a second time).
+class _StateFileError(Pop3DoctorError):
+    """A failure of the state file at ``path``; ``why`` is a short English developer
+    reason (shown as the detail line)."""
 
-    ``why`` is a short English developer reason (shown as the detail line).
-    """
-
-    code = "state-damaged"
+    problem = ""  # what is wrong with the file, for the English message
 
     def __init__(self, path: Path, why: str) -> None:
-        super().__init__(f"state database {path} is damaged: {why}")
+        super().__init__(f"state database {path} {self.problem}: {why}")
         self.path = path
         self.why = why
 
 
-class StateUnwritable(Pop3DoctorError):
+class StateDamaged(_StateFileError):
+    """The state file exists but cannot be trusted: not SQLite, truncated, failing
+    ``PRAGMA quick_check``, or empty beside a destination that already holds mail
+    (fetching on with it would store every message a second time).
+    """
+
+    code = "state-damaged"
+    problem = "is damaged"
+
+
+class StateUnwritable(_StateFileError):
     """A state change could not be made durable (read-only directory, disk full, I/O error).
 
     The run stops at once: mail already placed stays placed, and no DELE is
@@ -41,11 +47,7 @@ class StateUnwritable(Pop3DoctorError):
     """
 
     code = "state-unwritable"
-
-    def __init__(self, path: Path, why: str) -> None:
-        super().__init__(f"state database {path} cannot be written: {why}")
-        self.path = path
-        self.why = why
+    problem = "cannot be written"
 
 
 class MboxLocked(Pop3DoctorError):
