@@ -1,0 +1,168 @@
+"""LIST and UIDL listings held compactly: arrays and one bytes blob, not a dict of objects.
+
+A 60 MiB UIDL listing is ~800,000 lines.  As a list of lines and then a
+``dict[int, str]`` it cost about five times its size (issue 12: 64 MiB listings
+peaked near 300 MiB): every line, number and string is a Python object of
+its own.  Here message numbers and sizes are machine integers in `array`s
+and the unique-ids sit back to back in one ``bytes``, so a listing costs
+little more than its wire size.  Parsing is streamed per received chunk: only
+one chunk's lines exist as objects at a time.
+
+Both listings are read-only `Mapping`s (message number -> size / unique-id),
+so callers use them as they used the dicts.  Numbers are looked up by
+bisection when the server listed them in ascending order (every server seen
+does); otherwise an index is built once.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from collections.abc import ItemsView, Iterator, Mapping, ValuesView
+
+from pop3doctor.protocol.capabilities import LineSplitter, parse_scan_line, parse_uidl_line
+
+
+class _Numbers:
+    """Message numbers in listing order, found by bisection (or an index when unsorted)."""
+
+    def __init__(self) -> None:
+        self.nums = array("Q")
+        self._sorted = True
+        self._index: dict[int, int] | None = None
+
+    def append(self, num: int) -> None:
+        if self.nums and num <= self.nums[-1]:
+            self._sorted = False
+        self.nums.append(num)
+
+    def finish(self) -> None:
+        if not self._sorted:
+            # Later lines win, as with dict(): a repeated number keeps its last value.
+            self._index = {num: i for i, num in enumerate(self.nums)}
+
+    def find(self, num: object) -> int:
+        if not isinstance(num, int) or num < 0:
+            raise KeyError(num)
+        if self._index is not None:
+            return self._index[num]
+        i = bisect.bisect_left(self.nums, num)
+        if i == len(self.nums) or self.nums[i] != num:
+            raise KeyError(num)
+        return i
+
+    def __len__(self) -> int:
+        return len(self._index) if self._index is not None else len(self.nums)
+
+    def __iter__(self) -> Iterator[int]:
+        if self._index is not None:
+            return iter(self._index)
+        return iter(self.nums)
+
+
+class SizeListing(Mapping[int, int]):
+    """LIST: message number -> octets."""
+
+    def __init__(self) -> None:
+        self._nums = _Numbers()
+        self._sizes = array("Q")
+
+    def _add(self, line: bytes) -> None:
+        num, size = parse_scan_line(line)
+        self._nums.append(num)
+        self._sizes.append(size)
+
+    def __getitem__(self, num: int) -> int:
+        return self._sizes[self._nums.find(num)]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._nums)
+
+    def __len__(self) -> int:
+        return len(self._nums)
+
+    def __repr__(self) -> str:
+        return f"<SizeListing of {len(self)} messages>"
+
+
+class UidListing(Mapping[int, str]):
+    """UIDL: message number -> unique-id (decoded from ASCII on each access)."""
+
+    def __init__(self) -> None:
+        self._nums = _Numbers()
+        self._ends = array("Q")
+        self._blob = bytearray()
+
+    def _add(self, line: bytes) -> None:
+        num, _ = parse_uidl_line(line)  # validates the line and the id's length
+        self._nums.append(num)
+        self._blob += line.split()[1]
+        self._ends.append(len(self._blob))
+
+    def _uid(self, i: int) -> str:
+        start = self._ends[i - 1] if i else 0
+        return self._blob[start : self._ends[i]].decode("ascii", "replace")
+
+    def __getitem__(self, num: int) -> str:
+        return self._uid(self._nums.find(num))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._nums)
+
+    def __len__(self) -> int:
+        return len(self._nums)
+
+    def values(self) -> ValuesView[str]:
+        return _UidValues(self)
+
+    def items(self) -> ItemsView[int, str]:
+        return _UidItems(self)
+
+    def _pairs(self) -> Iterator[tuple[int, str]]:
+        index = self._nums._index
+        if index is not None:
+            for num, i in index.items():
+                yield num, self._uid(i)
+        else:
+            for i, num in enumerate(self._nums.nums):
+                yield num, self._uid(i)
+
+    def __repr__(self) -> str:
+        return f"<UidListing of {len(self)} messages>"
+
+
+class _UidValues(ValuesView[str]):
+    _mapping: UidListing
+
+    def __iter__(self) -> Iterator[str]:
+        return (uid for _, uid in self._mapping._pairs())
+
+
+class _UidItems(ItemsView[int, str]):
+    _mapping: UidListing
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        return self._mapping._pairs()
+
+
+class ListingParser:
+    """Feed a LIST or UIDL body chunk by chunk (`protocol.events.Data`); `close` gives the listing."""
+
+    def __init__(self, listing: SizeListing | UidListing) -> None:
+        self._listing = listing
+        self._lines = LineSplitter()
+
+    @classmethod
+    def for_command(cls, name: str) -> ListingParser:
+        return cls(UidListing() if name == "UIDL" else SizeListing())
+
+    def feed(self, data: bytes) -> None:
+        add = self._listing._add
+        for line in self._lines.feed(data):
+            add(line)
+
+    def close(self) -> SizeListing | UidListing:
+        for line in self._lines.close():
+            self._listing._add(line)
+        self._listing._nums.finish()
+        return self._listing
