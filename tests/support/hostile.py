@@ -69,6 +69,8 @@ class HostilePop3:
             await self._session(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # the server is shutting down; end the session quietly
         finally:
             self._tasks.discard(task)
             writer.transport.abort()

@@ -47,6 +47,7 @@ async def _run(
     extra_ports: tuple[int, ...] = (),
     reference: str | None = None,
     email: str | None = None,
+    deadline: float | None = None,
 ) -> int:
     # soft_wrap: Japanese has no spaces to break at; let the terminal wrap.
     console = Console(stderr=as_json, soft_wrap=True)
@@ -60,6 +61,7 @@ async def _run(
         report=report,
         reference=reference,
         email_domain=email,
+        deadline=deadline,
     ):
         if not as_json:
             render_finding(console, finding, lang)
@@ -110,6 +112,12 @@ async def _run(
     help="your e-mail address: its domain gives 'did you mean' server names when the name does not exist",
 )
 @click.option(
+    "--deadline",
+    type=click.FloatRange(1, 3600),
+    metavar="SECONDS",
+    help="stop the whole check after this many seconds (default: max(60, 7 x --timeout))",
+)
+@click.option(
     "--try-username-forms",
     is_flag=True,
     help="after a failed login, also try the full e-mail address as user name (a 2nd attempt)",
@@ -133,6 +141,7 @@ def command(
     auth: str,
     reference: str | None,
     email: str | None,
+    deadline: float | None = None,
     address: str | None = None,
 ) -> None:
     """受信できない原因を段階ごとに調べ、直し方を示します。
@@ -171,6 +180,7 @@ def command(
             extra_ports=extra_ports,
             reference=reference,
             email=email,
+            deadline=deadline,
         )
     )
     sys.exit(code)

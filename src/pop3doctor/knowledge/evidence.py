@@ -29,7 +29,14 @@ from pop3doctor.net.errors import (
     ReadTimeout,
     TlsHandshakeFailed,
 )
-from pop3doctor.protocol.errors import LocalProtocolError, NotPop3Greeting, ProtocolError, RemoteClosed
+from pop3doctor.protocol.errors import (
+    LocalProtocolError,
+    MessageLargerThanListed,
+    NotPop3Greeting,
+    ProtocolError,
+    RemoteClosed,
+    ResponseTooLong,
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,8 @@ def _tls_handshake(exc: TlsHandshakeFailed, ctx: _Context) -> str:
 
 
 def _read_timeout(exc: ReadTimeout, ctx: _Context) -> str:
+    if exc.limit == "throughput":  # data came, a drip: not silence
+        return "server-too-slow"
     return "greeting-timeout" if exc.phase == "greeting" else "server-busy"
 
 
@@ -147,6 +156,8 @@ _CAUSES: dict[str, _Rule] = {
     NetError.code: "connection-dropped",
     NotPop3Greeting.code: _not_pop3_greeting,
     RemoteClosed.code: _remote_closed,
+    ResponseTooLong.code: "response-too-long",
+    MessageLargerThanListed.code: "message-larger-than-listed",
     # Our own misuse of the protocol says nothing about the server's service:
     # it must not become "not-pop3" at the greeting like the peer's errors.
     LocalProtocolError.code: "retrieval-failed",
