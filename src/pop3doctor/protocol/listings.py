@@ -21,17 +21,23 @@ from array import array
 from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 
 from pop3doctor.protocol.capabilities import LineSplitter, parse_scan_line, parse_uidl_line
+from pop3doctor.protocol.errors import ProtocolError
+
+_MAX_NUMBER = 2**32 - 1
 
 
 class _Numbers:
     """Message numbers in listing order, found by bisection (or an index when unsorted)."""
 
     def __init__(self) -> None:
-        self.nums = array("Q")
+        # 32-bit: message numbers are counts of a mailbox, never near 2**32.
+        self.nums = array("I")
         self._sorted = True
         self._index: dict[int, int] | None = None
 
     def append(self, num: int) -> None:
+        if num > _MAX_NUMBER:
+            raise ProtocolError(f"message number {num} in a listing is beyond any mailbox")
         if self.nums and num <= self.nums[-1]:
             self._sorted = False
         self.nums.append(num)
@@ -90,7 +96,8 @@ class UidListing(Mapping[int, str]):
 
     def __init__(self) -> None:
         self._nums = _Numbers()
-        self._ends = array("Q")
+        # 32-bit offsets: the listing itself is capped at 64 MiB (`limits.MAX_LISTING`).
+        self._ends = array("I")
         self._blob = bytearray()
 
     def _add(self, line: bytes) -> None:
