@@ -141,6 +141,17 @@ def test_listing_lines_are_checked_as_before() -> None:
         _parse("UIDL", b"1 " + b"u" * 600 + b"\r\n")  # beyond MAX_UID
     with pytest.raises(ProtocolError):
         _parse("LIST", b"99999999999 10\r\n")  # a number no array of ours holds
+    for bad in (b"+1 10\r\n", b"1_0 10\r\n", b"1 " + b"9" * 5000 + b"\r\n", b"\r\n"):
+        with pytest.raises(ProtocolError):
+            _parse("LIST", bad, chunk=4096)
+
+
+def test_listing_lines_with_more_words_keep_their_first_two() -> None:
+    # RFC 1939 s5 allows information after the size; such lines take the line-by-line path.
+    sizes = _parse("LIST", b"1 10 extra info\r\n2 20\r\n", chunk=4096)
+    assert dict(sizes) == {1: 10, 2: 20}
+    uids = _parse("UIDL", b"1 a\n2 b\r\n3 c", chunk=4096)  # bare LF, no final CRLF
+    assert dict(uids) == {1: "a", 2: "b", 3: "c"}
 
 
 def test_a_large_uidl_listing_costs_about_its_size() -> None:

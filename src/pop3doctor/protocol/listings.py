@@ -17,13 +17,25 @@ does); otherwise an index is built once.
 from __future__ import annotations
 
 import bisect
+import itertools
+import operator
 from array import array
 from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 
-from pop3doctor.protocol.capabilities import LineSplitter, parse_scan_line, parse_uidl_line
-from pop3doctor.protocol.errors import ProtocolError
+from pop3doctor.protocol.capabilities import parse_scan_line, parse_uidl_line
+from pop3doctor.protocol.errors import LineTooLong, ProtocolError
+from pop3doctor.protocol.limits import MAX_LINE, MAX_UID
 
 _MAX_NUMBER = 2**32 - 1
+#: Digits of the largest message number and size the fast path accepts
+#: (longer ones take the line-by-line path, which refuses them cleanly).
+_NUMBER_DIGITS = 9
+_SIZE_DIGITS = 18
+
+
+def _plain_numbers(tokens: list[bytes], digits: int) -> bool:
+    """Every token ASCII digits only (no sign, no "_", unlike int()) and at most ``digits`` long."""
+    return max(map(len, tokens)) <= digits and b"".join(tokens).isdigit()
 
 
 class _Numbers:
@@ -41,6 +53,13 @@ class _Numbers:
         if self.nums and num <= self.nums[-1]:
             self._sorted = False
         self.nums.append(num)
+
+    def extend(self, nums: list[int]) -> None:
+        """Many numbers at once, each below 10**9 (`_NUMBER_DIGITS`)."""
+        after_last = not self.nums or nums[0] > self.nums[-1]
+        if not (after_last and all(map(operator.lt, nums, itertools.islice(nums, 1, None)))):
+            self._sorted = False
+        self.nums.extend(nums)
 
     def finish(self) -> None:
         if not self._sorted:
@@ -78,6 +97,15 @@ class SizeListing(Mapping[int, int]):
         self._nums.append(num)
         self._sizes.append(size)
 
+    def _add_block(self, tokens: list[bytes]) -> bool:
+        """Whole lines of exactly "num size", split into tokens; False when they need the line path."""
+        nums, sizes = tokens[0::2], tokens[1::2]
+        if not (_plain_numbers(nums, _NUMBER_DIGITS) and _plain_numbers(sizes, _SIZE_DIGITS)):
+            return False
+        self._nums.extend(list(map(int, nums)))
+        self._sizes.extend(map(int, sizes))
+        return True
+
     def __getitem__(self, num: int) -> int:
         return self._sizes[self._nums.find(num)]
 
@@ -105,6 +133,17 @@ class UidListing(Mapping[int, str]):
         self._nums.append(num)
         self._blob += line.split()[1]
         self._ends.append(len(self._blob))
+
+    def _add_block(self, tokens: list[bytes]) -> bool:
+        """Whole lines of exactly "num uid", split into tokens; False when they need the line path."""
+        nums, uids = tokens[0::2], tokens[1::2]
+        if not _plain_numbers(nums, _NUMBER_DIGITS) or max(map(len, uids)) > MAX_UID:
+            return False
+        self._nums.extend(list(map(int, nums)))
+        ends = itertools.accumulate(map(len, uids), initial=len(self._blob))
+        self._ends.extend(itertools.islice(ends, 1, None))  # the first is the previous end
+        self._blob += b"".join(uids)
+        return True
 
     def _uid(self, i: int) -> str:
         start = self._ends[i - 1] if i else 0
@@ -153,23 +192,47 @@ class _UidItems(ItemsView[int, str]):
 
 
 class ListingParser:
-    """Feed a LIST or UIDL body chunk by chunk (`protocol.events.Data`); `close` gives the listing."""
+    """Feed a LIST or UIDL body chunk by chunk (`protocol.events.Data`); `close` gives the listing.
+
+    The complete lines of a chunk are split into tokens in one C call; when
+    they are all plain "number value" pairs they are stored in bulk, else
+    line by line with the full checks (`parse_scan_line`, `parse_uidl_line`).
+    A 60 MiB LIST of 7 million lines takes seconds either way, but a Python
+    step per line would take minutes.
+    """
 
     def __init__(self, listing: SizeListing | UidListing) -> None:
         self._listing = listing
-        self._lines = LineSplitter()
+        self._rest = b""
 
     @classmethod
     def for_command(cls, name: str) -> ListingParser:
         return cls(UidListing() if name == "UIDL" else SizeListing())
 
     def feed(self, data: bytes) -> None:
-        add = self._listing._add
-        for line in self._lines.feed(data):
-            add(line)
+        data = self._rest + data
+        cut = data.rfind(b"\n") + 1
+        self._rest = data[cut:]
+        if len(self._rest) > MAX_LINE:
+            raise LineTooLong(f"listing line of over {MAX_LINE} octets")
+        if cut:
+            self._block(data[:cut])
+
+    def _block(self, block: bytes) -> None:
+        tokens = block.split()
+        bulk = len(tokens) == 2 * block.count(b"\n") and max(map(len, block.split(b"\n"))) <= MAX_LINE
+        if not (bulk and self._listing._add_block(tokens)):
+            self._lines(block)
+
+    def _lines(self, block: bytes) -> None:
+        for line in block.split(b"\n")[:-1]:
+            if len(line) > MAX_LINE:
+                raise LineTooLong(f"listing line of {len(line)} octets")
+            self._listing._add(line[:-1] if line.endswith(b"\r") else line)
 
     def close(self) -> SizeListing | UidListing:
-        for line in self._lines.close():
-            self._listing._add(line)
+        if self._rest.strip():
+            self._listing._add(self._rest.rstrip(b"\r"))
+        self._rest = b""
         self._listing._nums.finish()
         return self._listing
