@@ -35,6 +35,11 @@ connection-dropped retrieval-failed ok
 ADDED_CODES = [
     "encryption-off",  # the user's setting sends the password in clear; the server offers TLS
     "starttls-injection",  # clear text where the TLS handshake must start (issue 12 item 7)
+    # issue 12 item 6: hostile servers bounded in time and memory
+    "server-too-slow",  # an answer dripped below the throughput floor
+    "response-too-long",  # TOP/CAPA/LIST/UIDL beyond its cap
+    "message-larger-than-listed",  # RETR far beyond LIST's size: aborted, not deleted
+    "diagnosis-deadline",  # diagnose stopped at --deadline
 ]
 ALL_CODES = STABLE_CODES + ADDED_CODES
 

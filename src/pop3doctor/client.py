@@ -23,7 +23,7 @@ import builtins
 import dataclasses
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Protocol
 
@@ -35,22 +35,17 @@ from pop3doctor.errors import AuthError, PolicyError, ServerError
 from pop3doctor.net.certs import make_tls_context
 from pop3doctor.net.connection import Connection, open_connection, unverified_certificate
 from pop3doctor.net.errors import CertificateProblem, ConnectionClosed
-from pop3doctor.net.timeouts import Timeouts
+from pop3doctor.net.timeouts import Deadline, Timeouts
 from pop3doctor.protocol import commands as cmd
 from pop3doctor.protocol import events as ev
-from pop3doctor.protocol.capabilities import (
-    Capabilities,
-    LineSplitter,
-    parse_scan_line,
-    parse_stat_text,
-    parse_uidl_line,
-)
+from pop3doctor.protocol.capabilities import Capabilities, LineSplitter, parse_stat_text
 from pop3doctor.protocol.codes import parse_status_line
 from pop3doctor.protocol.commands import Command
 from pop3doctor.protocol.connection import ClientConnection
-from pop3doctor.protocol.errors import LocalProtocolError, ProtocolError
+from pop3doctor.protocol.errors import LocalProtocolError, MessageLargerThanListed, ProtocolError
 from pop3doctor.protocol.events import Greeting
-from pop3doctor.protocol.limits import MAX_COMMAND_LINE
+from pop3doctor.protocol.limits import MAX_COMMAND_LINE, MAX_LISTING
+from pop3doctor.protocol.listings import ListingParser, SizeListing, UidListing
 from pop3doctor.protocol.sasl import PASSWORD_MECHANISMS, Mechanism, apop_digest, mechanism_for
 from pop3doctor.transcript import REDACTED, Transcript
 
@@ -58,9 +53,19 @@ from pop3doctor.transcript import REDACTED, Transcript
 #: overhead small during pipelined retrieval; memory stays bounded by it.
 READ_SIZE = 256 * 1024
 
-#: Listings (CAPA, LIST, UIDL) are collected in memory; bound them.  A UIDL
-#: listing line is at most ~80 octets, so this allows ~800k messages.
-MAX_LISTING_BYTES = 64 * 1024 * 1024
+#: Listings are bounded by the sans-IO core (`protocol.limits.BODY_LIMITS`); kept for old imports.
+MAX_LISTING_BYTES = MAX_LISTING
+
+#: A RETR body may exceed its LIST size by this much before it is cut off:
+#: LIST's octets are exact by RFC 1939, but some servers list a size before
+#: their own CRLF conversion or header additions (Dovecot's virtual size,
+#: a "Received:" added on delivery), so the slack is generous.
+RETR_SLACK = 1024 * 1024
+
+
+def retr_limit(listed: int) -> int:
+    """Octets a message LIST called ``listed`` may have before RETR is aborted: max(2n, n + 1 MiB)."""
+    return max(2 * listed, listed + RETR_SLACK)
 
 #: RETR commands kept in flight when the server offers PIPELINING.  Enough to
 #: hide a round trip behind ~10 KB messages; small enough that an -ERR in the
@@ -112,6 +117,8 @@ class Pop3Client:
         #: Capabilities announced before login (they often differ from after).
         self.capabilities_before_login = Capabilities.unknown()
         self.logged_in = False
+        #: The deadline of the answer being read (see `_next_event`); None between answers.
+        self._deadline: Deadline | None = None
 
     @classmethod
     def from_endpoint(
@@ -245,13 +252,24 @@ class Pop3Client:
     # ---- reading events ------------------------------------------------------------
 
     async def _next_event(self, phase: str = "command") -> ev.Event:
+        """The next event; every answer (greeting, status line and body) has its own `Deadline`.
+
+        The deadline starts when we begin waiting for an answer and ends with
+        it, so a server dripping its answer a byte at a time is cut off soon
+        after the phase's timeout, while a stalled one ends at the per-read
+        timeout as before.  Pipelined answers each get their own.
+        """
         timeout = self.timeouts.greeting if phase == "greeting" else self.timeouts.command
         while True:
             event = self._proto.next_event()
             if not isinstance(event, ev._NeedData):
+                if not isinstance(event, ev.Data) and not (isinstance(event, ev.Response) and self._proto.in_body):
+                    self._deadline = None  # this answer is complete; the next one starts afresh
                 return self._redacted(event)
+            if self._deadline is None:
+                self._deadline = Deadline(timeout)
             try:
-                data = await self.connection.read(READ_SIZE, timeout=timeout, phase=phase)
+                data = await self.connection.read(READ_SIZE, timeout=timeout, phase=phase, deadline=self._deadline)
             except ConnectionClosed:
                 data = b""
             self._proto.receive_data(data)
@@ -307,20 +325,30 @@ class Pop3Client:
                 raise ProtocolError(f"unexpected {type(event).__name__} inside {command.name} data")
 
     async def _listing(self, command: Command) -> tuple[ev.Response, list[bytes] | None]:
-        """A multi-line command's response and lines (None when the server said -ERR)."""
+        """A multi-line command's response and lines (None when the server said -ERR).
+
+        For short listings (CAPA, AUTH); the core caps their size.  LIST and
+        UIDL go through `_compact_listing`.
+        """
         response = await self._single(command)
         if not response.ok:
             return response, None
         splitter = LineSplitter()
         lines: list[bytes] = []
-        total = 0
         async for chunk in self._body(command):
-            total += len(chunk)
-            if total > MAX_LISTING_BYTES:
-                raise ProtocolError(f"{command.name} listing exceeds {MAX_LISTING_BYTES} octets")
             lines.extend(splitter.feed(chunk))
         lines.extend(splitter.close())
         return response, lines
+
+    async def _compact_listing(self, command: Command) -> tuple[ev.Response, SizeListing | UidListing | None]:
+        """LIST or UIDL, parsed as it streams in (`protocol.listings`: near its wire size in memory)."""
+        response = await self._single(command)
+        if not response.ok:
+            return response, None
+        parser = ListingParser.for_command(command.name)
+        async for chunk in self._body(command):
+            parser.feed(chunk)
+        return response, parser.close()
 
     # ---- commands ------------------------------------------------------------------
 
@@ -442,20 +470,24 @@ class Pop3Client:
         response = await self._checked(cmd.simple("STAT"))
         return parse_stat_text(response.status.text)
 
-    async def list(self) -> dict[int, int]:
-        response, lines = await self._listing(cmd.simple("LIST"))
-        if lines is None:
+    async def list(self) -> SizeListing:
+        """Message number -> octets, held compactly (a read-only mapping)."""
+        response, listing = await self._compact_listing(cmd.simple("LIST"))
+        if listing is None:
             raise ServerError("list", "LIST", response.status)
-        return dict(parse_scan_line(line) for line in lines)
+        assert isinstance(listing, SizeListing)
+        return listing
 
-    async def uidl(self) -> dict[int, str] | None:
-        """Unique ids per message number, or None when the server has no UIDL."""
-        _, lines = await self._listing(cmd.simple("UIDL"))
-        if lines is None:
+    async def uidl(self) -> UidListing | None:
+        """Unique ids per message number (a read-only mapping), or None when the server has no UIDL."""
+        _, listing = await self._compact_listing(cmd.simple("UIDL"))
+        if listing is None:
             return None
-        return dict(parse_uidl_line(line) for line in lines)
+        assert isinstance(listing, UidListing)
+        return listing
 
     async def top(self, msgnum: int, lines: int = 0) -> bytes:
+        """The header and ``lines`` body lines; an answer over `limits.MAX_TOP` raises `ResponseTooLong`."""
         command = cmd.simple("TOP", msgnum, lines)
         response = await self._single(command)
         if not response.ok:
@@ -481,13 +513,16 @@ class Pop3Client:
         *,
         window: int | None = None,
         on_error: Callable[[int, ServerError], None] | None = None,
+        listed: Mapping[int, int] | None = None,
     ) -> None:
         """RETR each message into the sink ``open_sink(msgnum)`` returns.
 
         With PIPELINING, up to ``window`` RETR commands are in flight, written
         in one burst; without it, one at a time.  A sink is closed when its
         message is complete and aborted when it is not.  ``-ERR`` for one
-        message goes to ``on_error`` (default: raise).
+        message goes to ``on_error`` (default: raise).  ``listed`` are LIST's
+        sizes: a body beyond `retr_limit` of its size is aborted with
+        `MessageLargerThanListed` (the connection is then out of step: close it).
         """
         if window is None:
             window = DEFAULT_WINDOW if self._proto.pipelining else 1
@@ -499,11 +534,23 @@ class Pop3Client:
                     raise error
                 on_error(msgnum, error)
                 return
+            size = None if listed is None else listed.get(msgnum)
+            limit = None if size is None else retr_limit(size)
+            received = 0
             sink = open_sink(msgnum)
             try:
                 while True:
                     event = await self._next_event()
                     if isinstance(event, ev.Data):
+                        received += len(event.data)
+                        if limit is not None and received > limit:
+                            self._proto.abandon()  # the rest is never read
+                            raise MessageLargerThanListed(
+                                f"message {msgnum}: over {limit} octets, LIST said {size}",
+                                msgnum=msgnum,
+                                listed=size or 0,
+                                limit=limit,
+                            )
                         sink.write(event.data)
                     elif isinstance(event, ev.EndOfData):
                         break

@@ -24,6 +24,8 @@ is `pop3doctor.protocol.ProtocolError`, and what the server *said* is a
     │       └── CertificateProblem [certificate-problem]
     ├── ProtocolError [protocol-error]                protocol/errors.py
     │   ├── LineTooLong [line-too-long]
+    │   ├── ResponseTooLong [response-too-long]
+    │   ├── MessageLargerThanListed [message-larger-than-listed]
     │   ├── NotPop3Greeting [not-pop3-greeting]
     │   ├── RemoteClosed [remote-closed]
     │   ├── StartTlsInjection [starttls-injection]

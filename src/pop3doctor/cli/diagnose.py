@@ -49,6 +49,7 @@ async def _run(
     extra_ports: tuple[int, ...] = (),
     reference: str | None = None,
     email: str | None = None,
+    deadline: float | None = None,
 ) -> int:
     console = make_console(stderr=as_json)
     report = Report(settings)
@@ -61,6 +62,7 @@ async def _run(
         report=report,
         reference=reference,
         email_domain=email,
+        deadline=deadline,
     ):
         if not as_json:
             render_finding(console, finding, lang)
@@ -135,6 +137,12 @@ def _check_report_path(path: str, lang: Lang) -> None:
     help="your e-mail address: its domain gives 'did you mean' server names when the name does not exist",
 )
 @click.option(
+    "--deadline",
+    type=click.FloatRange(1, 3600),
+    metavar="SECONDS",
+    help="stop the whole check after this many seconds (default: max(60, 7 x --timeout))",
+)
+@click.option(
     "--try-username-forms",
     is_flag=True,
     help="after a failed login, also try the full e-mail address as user name (a 2nd attempt)",
@@ -158,6 +166,7 @@ def command(
     auth: str,
     reference: str | None,
     email: str | None,
+    deadline: float | None = None,
     address: str | None = None,
 ) -> None:
     """受信できない原因を段階ごとに調べ、直し方を示します。
@@ -198,6 +207,7 @@ def command(
             extra_ports=extra_ports,
             reference=reference,
             email=email,
+            deadline=deadline,
         )
     )
     sys.exit(code)

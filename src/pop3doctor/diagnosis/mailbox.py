@@ -6,7 +6,7 @@ RETR of everything, never DELE.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from pop3doctor.diagnosis import messages as m
 from pop3doctor.diagnosis.model import Finding, Status
@@ -22,8 +22,8 @@ async def mailbox(state: RunState) -> AsyncIterator[Finding]:
     """STAT, LIST and UIDL; warns of an empty mailbox or a huge message; provides ``mailbox``."""
     run, client, caps = state.run, need(state.client), need(state.caps)
     count, size = await client.stat()
-    sizes = await client.list() if count else {}
-    uids = await client.uidl() if count else {}
+    sizes: Mapping[int, int] = await client.list() if count else {}
+    uids: Mapping[int, str] | None = await client.uidl() if count else {}
     evidence = {"count": count, "octets": size, "uidl": uids is not None, "expire": caps.expire}
     yield run.passed("mailbox", m.MAILBOX_OK, evidence, count=count, size=human_size(size))
     if count == 0:

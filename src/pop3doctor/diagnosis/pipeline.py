@@ -11,7 +11,7 @@ with STARTTLS after it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 
 from pop3doctor.diagnosis import connecting, login, lookup, mailbox, session
@@ -80,10 +80,11 @@ STEPS: dict[Security, tuple[Step, ...]] = {
 }
 
 
-async def run_steps(state: RunState) -> AsyncIterator[Finding]:
+async def run_steps(state: RunState) -> AsyncGenerator[Finding, None]:
     """Run the steps for the settings' security in order; yield their findings; stop at the first failure."""
     try:
         for step in STEPS[state.run.security]:
+            state.run.step, state.run.stage = step.name, step.stage
             if step.new_clock:
                 state.run.begin()
             before = state.provided()

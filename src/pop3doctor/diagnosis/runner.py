@@ -13,6 +13,9 @@ run by default: accounts lock after a few failures.
 
 The steps and their order are the table in `pipeline.py`; this module starts
 the run and adds what comes after it: the late IPv6 verdict and the summary.
+The whole run has a deadline (`default_deadline`): a server that answers too
+slowly, or never ends an answer, gets a ``diagnosis-deadline`` finding at the
+step it was in, not a run of hours (issue 12).
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ from pop3doctor.diagnosis.state import Options, Run, RunState
 from pop3doctor.diagnosis.tasks import cancel
 from pop3doctor.net.probe import PortCheck
 
+#: The shortest default deadline of a whole diagnosis, in seconds.
+MIN_DEADLINE = 60.0
+
+
+def default_deadline(timeout: float) -> float:
+    """max(60 s, 7 x ``--timeout``): room for every phase's timeout in turn plus probing."""
+    return max(MIN_DEADLINE, 7 * timeout)
+
 
 async def diagnose(
     settings: Settings,
@@ -39,6 +50,7 @@ async def diagnose(
     extra_ports: tuple[int, ...] = (),
     report: Report | None = None,
     reference: str | None = None,
+    deadline: float | None = None,
 ) -> AsyncIterator[Finding]:
     """Yield one `Finding` per stage as it completes; the last has stage "summary".
 
@@ -48,21 +60,47 @@ async def diagnose(
     an endpoint expected to accept TCP connections from anywhere: when
     nothing on the server answers, it tells "the server is down" from "no
     internet at all".  Pass a `Report` to have it filled as well (front ends
-    render it at the end).
+    render it at the end).  ``deadline`` is the run's limit in seconds
+    (default `default_deadline` of the settings' timeout): at it the step
+    under way is stopped (its connection aborted) and reported as
+    ``diagnosis-deadline``.
     """
     run = Run(settings, nameservers, extra_ports, reference)
     if report is not None:
         run.report = report
     state = RunState(run, Options(password, try_username_forms, email_domain))
+    seconds = default_deadline(settings.timeout) if deadline is None else deadline
+    ends = asyncio.get_running_loop().time() + seconds
+    steps = run_steps(state)
     try:
-        async for finding in run_steps(state):
+        while True:
+            # One timeout per step of the generator, never across a yield: the
+            # consumer's own work between findings is not ours to cancel.
+            try:
+                async with asyncio.timeout_at(ends):
+                    finding = await anext(steps)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                yield run.problem(run.stage, "diagnosis-deadline", evidence={"deadline_s": seconds, "step": run.step})
+                break
             yield finding
-        late = await _ipv6_verdict(run, _ipv6_check(state))
-        if late is not None:
-            yield late
+        if not _deadline_passed(run):
+            try:
+                async with asyncio.timeout_at(ends):
+                    late = await _ipv6_verdict(run, _ipv6_check(state))
+            except TimeoutError:
+                late = None
+            if late is not None:
+                yield late
     finally:
+        await steps.aclose()
         await cancel(_ipv6_check(state))
     yield _summary(run)
+
+
+def _deadline_passed(run: Run) -> bool:
+    return any(f.cause == "diagnosis-deadline" for f in run.report.findings)
 
 
 def _ipv6_check(state: RunState) -> asyncio.Task[PortCheck | None] | None:

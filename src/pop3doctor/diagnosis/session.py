@@ -79,7 +79,7 @@ async def greeting(state: RunState) -> AsyncIterator[Finding]:
 async def greeting_failed(state: RunState, exc: Diagnosable) -> AsyncIterator[Finding]:
     run, s = state.run, state.run.settings
     evidence = evidence_of(exc)
-    if isinstance(exc, ReadTimeout):
+    if isinstance(exc, ReadTimeout) and exc.limit == "idle":
         cause = "greeting-timeout"
         if run.security is not Security.SSL:
             # Silence on a plain connection is what a TLS-only port does:

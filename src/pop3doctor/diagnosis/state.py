@@ -73,6 +73,10 @@ class Run:
         self.report = Report(settings)
         self.started = time.monotonic()
         self._stage_start = self.started
+        #: The step under way and its report stage (set by `pipeline.run_steps`),
+        #: for a finding about the run itself, such as its deadline passing.
+        self.step = "network"
+        self.stage = "network"
 
     @property
     def security(self) -> Security:

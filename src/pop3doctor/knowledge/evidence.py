@@ -31,9 +31,11 @@ from pop3doctor.net.errors import (
 )
 from pop3doctor.protocol.errors import (
     LocalProtocolError,
+    MessageLargerThanListed,
     NotPop3Greeting,
     ProtocolError,
     RemoteClosed,
+    ResponseTooLong,
     StartTlsInjection,
 )
 
@@ -102,6 +104,8 @@ def _tls_handshake(exc: TlsHandshakeFailed, ctx: _Context) -> str:
 
 
 def _read_timeout(exc: ReadTimeout, ctx: _Context) -> str:
+    if exc.limit == "throughput":  # data came, a drip: not silence
+        return "server-too-slow"
     return "greeting-timeout" if exc.phase == "greeting" else "server-busy"
 
 
@@ -159,6 +163,8 @@ _CAUSES: dict[str, _Rule] = {
     RemoteClosed.code: _remote_closed,
     # Its own row: the ProtocolError one would call it "not-pop3" or "retrieval-failed".
     StartTlsInjection.code: "starttls-injection",
+    ResponseTooLong.code: "response-too-long",
+    MessageLargerThanListed.code: "message-larger-than-listed",
     # Our own misuse of the protocol says nothing about the server's service:
     # it must not become "not-pop3" at the greeting like the peer's errors.
     LocalProtocolError.code: "retrieval-failed",

@@ -29,7 +29,7 @@ from pop3doctor.net.errors import (
 )
 from pop3doctor.net.happy_eyeballs import race
 from pop3doctor.net.resolve import ip_literal, resolve
-from pop3doctor.net.timeouts import Timeouts, within
+from pop3doctor.net.timeouts import MIN_THROUGHPUT, Deadline, Timeouts, within
 from pop3doctor.net.tls_errors import classify_tls_error
 
 _T = TypeVar("_T")
@@ -114,28 +114,31 @@ class Connection:
         return f"<Connection {self.host}:{self.port} via {self.peer[0]} tls={self.tls is not None}>"
 
     async def read(
-        self, max_bytes: int = 65536, *, timeout: float, phase: str, deadline: float | None = None
+        self, max_bytes: int = 65536, *, timeout: float, phase: str, deadline: Deadline | None = None
     ) -> bytes:
         """Up to ``max_bytes`` bytes, at least one.
 
-        Raises `ReadTimeout` if nothing arrives within ``timeout`` seconds, or
-        when the `time.monotonic` ``deadline`` of the whole exchange passes (a
-        server dripping a byte a second never trips the per-read timeout), and
-        `ConnectionClosed` on EOF or reset; never returns b"".
+        Raises `ReadTimeout` if nothing arrives within ``timeout`` seconds
+        (``limit`` "idle"), or when the ``deadline`` of the whole answer
+        passes (``limit`` "throughput": a server dripping a byte a second
+        never trips the per-read timeout), and `ConnectionClosed` on EOF or
+        reset; never returns b"".  The octets read count towards ``deadline``.
         """
         start = time.monotonic()
-        wait = timeout if deadline is None else min(timeout, deadline - start)
+        wait = timeout if deadline is None else min(timeout, deadline.remaining())
         try:
             if wait <= 0:
                 raise TimeoutError
             data = await within(self._reader.read(max_bytes), wait)
         except TimeoutError:
-            message = (
-                f"no data from {self.host}:{self.port} within {timeout:g}s ({phase})"
-                if wait == timeout
-                else f"{self.host}:{self.port} did not finish its answer in time ({phase})"
-            )
-            raise ReadTimeout(message, phase=phase, **self._where(start)) from None
+            if wait == timeout:
+                message, limit = f"no data from {self.host}:{self.port} within {timeout:g}s ({phase})", "idle"
+            else:
+                message, limit = (
+                    f"{self.host}:{self.port} sent its answer too slowly (under {MIN_THROUGHPUT} octets/s, {phase})",
+                    "throughput",
+                )
+            raise ReadTimeout(message, phase=phase, limit=limit, **self._where(start)) from None
         except OSError as exc:
             # Reset, broken pipe, a TLS record error (SSLError is an OSError):
             # the stream is gone.
@@ -153,6 +156,8 @@ class Connection:
             )
         if self.tls is None:
             self._read_plain = True
+        if deadline is not None:
+            deadline.add(len(data))
         return data
 
     def _where(self, start: float) -> Where:

@@ -210,9 +210,21 @@ class ConnectionClosed(_PhaseError):
 
 
 class ReadTimeout(_PhaseError):
-    """No data within the timeout of ``phase`` ("greeting", "command", ...)."""
+    """No data within the timeout of ``phase`` ("greeting", "command", ...).
+
+    ``limit`` says which limit ended the wait: "idle" (nothing arrived within
+    the per-read timeout) or "throughput" (data kept coming, too slowly: the
+    answer's `timeouts.Deadline` passed -- a server dripping its answer).
+    """
 
     code = "read-timeout"
+
+    def __init__(self, message: str, *, phase: str, limit: str = "idle", **where: Unpack[Where]) -> None:
+        super().__init__(message, phase=phase, **where)
+        self.limit = limit
+
+    def _facts(self) -> dict[str, object]:
+        return {"phase": self.phase, "limit": self.limit}
 
 
 class WriteTimeout(_PhaseError):

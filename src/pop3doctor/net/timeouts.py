@@ -9,6 +9,7 @@ One global timeout would hide which of these happened.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -61,6 +62,38 @@ class Timeouts:
             greeting=seconds * 2,
             command=max(seconds * 4, 30.0),
         )
+
+
+#: Octets per second an answer must keep up once its first window has passed.
+#: A 1 byte/s drip never trips a per-read timeout, so without a floor a greeting,
+#: TOP or RETR could take hours (issue 12).  10 KiB/s is slower than any mobile
+#: link that still carries mail: a 10 MB message gets ~17 minutes beyond its window.
+MIN_THROUGHPUT = 10 * 1024
+
+
+class Deadline:
+    """When one answer (a greeting, a status line and its body) must be complete.
+
+    The first ``window`` seconds are free; after that the answer may run on
+    only while its data has averaged at least ``floor`` octets per second:
+    the end is ``start + window + received / floor``.  A stalled peer still
+    ends at the per-read timeout; a dripping one ends soon after ``window``.
+    """
+
+    __slots__ = ("floor", "received", "start", "window")
+
+    def __init__(self, window: float, floor: float = MIN_THROUGHPUT) -> None:
+        self.start = time.monotonic()
+        self.window = window
+        self.floor = floor
+        self.received = 0
+
+    def add(self, octets: int) -> None:
+        self.received += octets
+
+    def remaining(self) -> float:
+        """Seconds left (<= 0: passed), by `time.monotonic`."""
+        return self.start + self.window + self.received / self.floor - time.monotonic()
 
 
 async def within(work: Awaitable[_T], seconds: float) -> _T:

@@ -7,9 +7,11 @@ from pop3doctor.protocol.connection import ClientConnection, State
 from pop3doctor.protocol.errors import (
     LineTooLong,
     LocalProtocolError,
+    MessageLargerThanListed,
     NotPop3Greeting,
     ProtocolError,
     RemoteClosed,
+    ResponseTooLong,
     StartTlsInjection,
 )
 from pop3doctor.protocol.events import (
@@ -38,11 +40,13 @@ __all__ = [
     "LineSplitter",
     "LineTooLong",
     "LocalProtocolError",
+    "MessageLargerThanListed",
     "NotPop3Greeting",
     "ProtocolError",
     "RemoteClosed",
     "Response",
     "ResponseCode",
+    "ResponseTooLong",
     "ServerNotice",
     "StartTlsInjection",
     "State",

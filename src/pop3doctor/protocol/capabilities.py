@@ -99,10 +99,16 @@ class LineSplitter:
         self._rest = b""
 
 
+def _short_number(token: bytes) -> bool:
+    # int() refuses over 4,300 digits with ValueError (CPython's limit on
+    # int parsing), which a hostile listing line must not turn into a crash.
+    return token.isdigit() and len(token) <= 20
+
+
 def parse_scan_line(line: bytes) -> tuple[int, int]:
     """``"msgno octets"`` from LIST (RFC 1939 s5 scan listing)."""
     parts = line.split()
-    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+    if len(parts) < 2 or not _short_number(parts[0]) or not _short_number(parts[1]):
         raise ProtocolError(f"bad scan listing line: {line[:80]!r}")
     return int(parts[0]), int(parts[1])
 
@@ -110,7 +116,7 @@ def parse_scan_line(line: bytes) -> tuple[int, int]:
 def parse_uidl_line(line: bytes) -> tuple[int, str]:
     """``"msgno unique-id"`` from UIDL (RFC 1939 s7: 1-70 chars 0x21-0x7E)."""
     parts = line.split()
-    if len(parts) < 2 or not parts[0].isdigit():
+    if len(parts) < 2 or not _short_number(parts[0]):
         raise ProtocolError(f"bad UIDL line: {line[:80]!r}")
     uid = parts[1]
     if len(uid) > MAX_UID:

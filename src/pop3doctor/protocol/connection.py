@@ -32,9 +32,10 @@ from pop3doctor.protocol.errors import (
     NotPop3Greeting,
     ProtocolError,
     RemoteClosed,
+    ResponseTooLong,
     StartTlsInjection,
 )
-from pop3doctor.protocol.limits import MAX_LINE
+from pop3doctor.protocol.limits import BODY_LIMITS, MAX_LINE
 
 #: Compact the receive buffer once this much of its front has been read.
 _COMPACT_AT = 64 * 1024
@@ -59,7 +60,7 @@ _AUTHORIZATION_ONLY = frozenset({"USER", "PASS", "APOP", "AUTH", "STLS", "UTF8"}
 class ClientConnection:
     """POP3 client protocol state: feed bytes in, take events out, get bytes to send."""
 
-    def __init__(self, *, max_line: int = MAX_LINE) -> None:
+    def __init__(self, *, max_line: int = MAX_LINE, body_limits: dict[str, int] | None = None) -> None:
         # Received bytes; ``_pos`` is where unread data starts.  Reading moves
         # the offset instead of deleting from the front, which would memmove
         # the rest of the buffer for every line (2,000 small pipelined
@@ -73,6 +74,10 @@ class ClientConnection:
         self._barriers = 0
         self._body: BodyDecoder | None = None
         self._body_finished = False
+        #: Octets of the current body read so far, and its command's cap (None: no cap).
+        self._body_read = 0
+        self._body_limit: int | None = None
+        self._body_limits = BODY_LIMITS if body_limits is None else body_limits
         self._awaiting_tls = False
         self.state = State.GREETING
         #: Set by the caller when CAPA lists PIPELINING (RFC 2449 s6.6).
@@ -84,6 +89,16 @@ class ClientConnection:
     def pending(self) -> tuple[Command, ...]:
         """Commands sent whose responses have not been fully received yet."""
         return tuple(self._pending)
+
+    @property
+    def in_body(self) -> bool:
+        """True from a multi-line +OK until its `EndOfData`."""
+        return self._body is not None
+
+    def abandon(self) -> None:
+        """The caller stops reading mid-answer (a limit of its own, such as RETR's
+        size check): nothing sent afterwards could be matched to its answer."""
+        self.state = State.CLOSED
 
     def can_send(self, command: Command) -> bool:
         """True when ``command`` may be sent now without breaking the pipelining rules."""
@@ -172,6 +187,8 @@ class ClientConnection:
         response = ev.Response(command, status, bytes(line))
         if status.ok and command.multiline:
             self._body = BodyDecoder()
+            self._body_read = 0
+            self._body_limit = self._body_limits.get(command.name)
         else:
             self._finish_command()
             self._after_response(command, status.ok)
@@ -201,7 +218,17 @@ class ClientConnection:
         assert self._body is not None
         command = self._pending[0]
         if not self._body_finished and self._pos < len(self._buf):
+            start = self._pos
             data, self._pos, self._body_finished = self._body.decode(self._buf, self._pos)
+            self._body_read += self._pos - start
+            if self._body_limit is not None and self._body_read > self._body_limit:
+                # The rest is never read; nothing sent after it can be matched.
+                self.state = State.CLOSED
+                raise ResponseTooLong(
+                    f"the {command.name} answer exceeds {self._body_limit} octets",
+                    command=command.name,
+                    limit=self._body_limit,
+                )
             if data:
                 # When the terminator came in the same buffer, the data goes
                 # out first and EndOfData with the next call.

@@ -14,6 +14,8 @@ Hierarchy (codes in brackets)::
 
     ProtocolError [protocol-error]
     ├── LineTooLong [line-too-long]
+    ├── ResponseTooLong [response-too-long]
+    ├── MessageLargerThanListed [message-larger-than-listed]
     ├── NotPop3Greeting [not-pop3-greeting]
     ├── RemoteClosed [remote-closed]
     ├── StartTlsInjection [starttls-injection]
@@ -35,6 +37,38 @@ class LineTooLong(ProtocolError):
     """A status or listing line exceeded the limit (see `limits.MAX_LINE`)."""
 
     code = "line-too-long"
+
+
+class ResponseTooLong(ProtocolError):
+    """A multi-line answer grew beyond its command's cap (`limits.BODY_LIMITS`).
+
+    ``command`` names the command, ``limit`` the cap in octets.  The rest of
+    the answer is never read: the connection is out of step and must be closed.
+    """
+
+    code = "response-too-long"
+
+    def __init__(self, message: str, *, command: str, limit: int) -> None:
+        super().__init__(message)
+        self.command = command
+        self.limit = limit
+
+
+class MessageLargerThanListed(ProtocolError):
+    """A RETR body ran far beyond the size LIST gave for it (the client's check, `client.retr_limit`).
+
+    RFC 1939 s5 makes LIST's size exact; a body many times larger is a broken
+    or hostile server streaming without end.  ``listed`` and ``limit`` are
+    octets; the message is not saved, and must not be deleted.
+    """
+
+    code = "message-larger-than-listed"
+
+    def __init__(self, message: str, *, msgnum: int, listed: int, limit: int) -> None:
+        super().__init__(message)
+        self.msgnum = msgnum
+        self.listed = listed
+        self.limit = limit
 
 
 class NotPop3Greeting(ProtocolError):

@@ -9,7 +9,7 @@ dropped download, whatever the transport said.
 from __future__ import annotations
 
 from pop3doctor.knowledge.evidence import cause_for_error
-from pop3doctor.net.errors import NetError
+from pop3doctor.net.errors import NetError, ReadTimeout
 from pop3doctor.protocol.errors import RemoteClosed
 
 #: Stages after login: a lost connection there is a dropped download.
@@ -22,6 +22,8 @@ def cause_for(exc: BaseException, stage: str) -> str:
     ``stage`` is the fetch step: "connect", "login", "list", "retrieve",
     "delete" or "quit".
     """
+    if isinstance(exc, ReadTimeout) and exc.limit == "throughput":
+        return "server-too-slow"  # data kept dripping: not a dropped connection
     if stage in RETRIEVAL_STAGES and isinstance(exc, NetError | RemoteClosed):
         return "connection-dropped"
     # "connect" covers the greeting: garbage there means another service.

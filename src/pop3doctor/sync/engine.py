@@ -19,7 +19,7 @@ import dataclasses
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -275,8 +275,8 @@ class _Run:
         self.on_stage = on_stage
         self.batch: list[Staged] = []
         self.batch_octets = 0
-        self.uids: dict[int, str] = {}
-        self.sizes: dict[int, int] = {}
+        self.uids: Mapping[int, str] = {}
+        self.sizes: Mapping[int, int] = {}
         #: Message numbers whose UIDL the server also lists for another message.
         self.ambiguous: set[int] = set()
         #: Content keys of ambiguous messages staged in this run.
@@ -314,7 +314,7 @@ class _Run:
             stage = self._enter("retrieve")
             if to_fetch and not self.options.dry_run:
                 await client.retrieve_many(
-                    to_fetch, self._open_sink, window=self.options.window, on_error=self._on_error
+                    to_fetch, self._open_sink, window=self.options.window, on_error=self._on_error, listed=self.sizes
                 )
             self._flush()
             stage = self._enter("delete")
@@ -395,8 +395,8 @@ class _Run:
 
     async def _plan(self, client: Pop3Client) -> list[int]:
         """UIDL (one listing), compare with the state, and decide what to fetch."""
-        uids = await client.uidl()
-        sizes: dict[int, int] | None = None
+        uids: Mapping[int, str] | None = await client.uidl()
+        sizes: Mapping[int, int] | None = None
         if uids is None:
             sizes = await client.list()
             self.report.uid_source = "header-hash"
@@ -422,7 +422,7 @@ class _Run:
         self.progress.start(len(new), sum(sizes.get(n, 0) for n in new))
         return new
 
-    def _new_messages(self, uids: dict[int, str]) -> list[int]:
+    def _new_messages(self, uids: Mapping[int, str]) -> list[int]:
         """The message numbers to fetch, and the ``--only-new`` baseline.
 
         A UIDL the server lists for several messages (RFC 1939 says it must
