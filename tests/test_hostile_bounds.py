@@ -221,6 +221,19 @@ async def test_client_retr_beyond_list_is_a_named_error() -> None:
     assert sink.aborted and not sink.closed and sink.written <= info.value.limit
 
 
+async def test_client_silent_greeting_is_idle_not_too_slow() -> None:
+    # Nothing sent at all is a silent peer (wrong port, TLS expected), not a slow one:
+    # its verdicts (greeting-timeout, port-expects-tls) rest on limit "idle".
+    async with HostilePop3("silent-greeting") as server:
+        client = Pop3Client(server.host, server.port, security="plain", timeouts=Timeouts(greeting=0.5))
+        try:
+            with pytest.raises(ReadTimeout) as info:
+                await client.connect()
+        finally:
+            await client.aclose()
+    assert info.value.limit == "idle", info.value
+
+
 async def test_client_drip_ends_with_a_throughput_timeout() -> None:
     async with HostilePop3("drip-top", drip_interval=0.2) as server:
         timeouts = Timeouts(command=1.0)

@@ -97,6 +97,9 @@ class HostilePop3:
         if self.mode == "drip-greeting":
             await self._drip(writer, b"+OK slow greeting ")
             return
+        if self.mode == "silent-greeting":  # a port that waits for a TLS handshake says nothing
+            await reader.read()
+            return
         send(b"+OK hostile ready")
         await writer.drain()
         while True:

@@ -125,13 +125,17 @@ class Connection:
         reset; never returns b"".  The octets read count towards ``deadline``.
         """
         start = time.monotonic()
-        wait = timeout if deadline is None else min(timeout, deadline.remaining())
+        # The per-read timeout rules until data has flowed: a silent peer is
+        # "idle" (a wrong port, a server waiting for a TLS handshake), and only
+        # one that sent something and then dripped is cut by the deadline.
+        idle = deadline is None or deadline.received == 0 or deadline.remaining() >= timeout
+        wait = timeout if idle or deadline is None else deadline.remaining()
         try:
             if wait <= 0:
                 raise TimeoutError
             data = await within(self._reader.read(max_bytes), wait)
         except TimeoutError:
-            if wait == timeout:
+            if idle:
                 message, limit = f"no data from {self.host}:{self.port} within {timeout:g}s ({phase})", "idle"
             else:
                 message, limit = (
