@@ -5,6 +5,7 @@ The ``mode`` says how the server misbehaves:
 
 - ``endless-top``: TOP's answer never ends (header lines, as fast as the socket takes them);
 - ``endless-retr``: RETR's body never ends, far beyond the size LIST gave (``listed`` octets);
+- ``silent-greeting``: accepts the connection and never says a word;
 - ``drip-greeting`` / ``drip-top`` / ``drip-retr``: that answer arrives one byte per
   ``drip_interval`` seconds (default 1 byte/s) and never ends;
 - ``huge-uidl`` / ``huge-list``: the UIDL or LIST listing is ``listing_mib`` MiB long
