@@ -1,6 +1,7 @@
 """Shared fixtures.  Real servers live in tests/support/, one module each."""
 
 pytest_plugins = [
+    "support.cyrus",
     "support.dovecot",
     "support.lab",
 ]
