@@ -1,8 +1,8 @@
 """Shared fixtures.  Real servers live in tests/support/, one module each."""
 
 pytest_plugins = [
-    "support.cyrus",
     "support.dovecot",
+    "support.cyrus",
     "support.lab",
 ]
 
