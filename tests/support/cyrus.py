@@ -28,9 +28,10 @@ module, each found by trying:
 * **The INBOX is created on first login or first delivery**
   (``autocreate_quota: 0``, ``autocreate_post: yes``); messages are delivered
   with Cyrus's ``deliver`` through the lmtp socket, as an MTA would.
-* **Every failed login is answered after a fixed 3 s** (pop3d sleeps before
-  ``-ERR [AUTH] Invalid login``), so matrix rows that fail a login use a
-  longer per-read timeout than the harness's default 3 s.
+* **Failed logins are answered after ``failedloginpause``** (default 3 s:
+  pop3d sleeps before ``-ERR [AUTH] Invalid login``).  Tests check wrong
+  passwords often, so :class:`CyrusOptions` sets it to 0 unless asked for
+  ``failedloginpause=3``.
 * **Cyrus logs only to syslog**, and there is no ``/dev/log`` here, so the
   fixture has no server log to show; its replies on the wire are what the
   tests check.
@@ -66,8 +67,6 @@ SERVERNAME = "cyrus.test"
 ALICE = "alice"
 START_TIMEOUT = 15.0
 TERM_GRACE = 1.0
-#: Cyrus sleeps this long before answering a failed login (pop3d.c).
-FAIL_DELAY = 3.0
 
 
 def _bin(name: str) -> Path:
@@ -111,10 +110,13 @@ def require_cyrus() -> None:
 
 @dataclasses.dataclass(frozen=True)
 class CyrusOptions:
-    """What a test may change: ``allowplaintext`` and ``popminpoll`` (minutes) as in imapd.conf."""
+    """What a test may change, as in imapd.conf: ``allowplaintext``, ``popminpoll`` (minutes),
+    ``failedloginpause`` (seconds; Cyrus's default is 3), ``maxlogins_per_user`` (0: no limit)."""
 
     allowplaintext: bool = True
     popminpoll: int = 0
+    failedloginpause: int = 0
+    maxlogins_per_user: int = 0
     host: str = DEFAULT_HOST
     extra_config: str = ""
 
@@ -173,6 +175,8 @@ sasl_sasldb_path: {d}/sasldb2
 sasl_mech_list: PLAIN LOGIN
 allowplaintext: {"yes" if o.allowplaintext else "no"}
 popminpoll: {o.popminpoll}
+failedloginpause: {o.failedloginpause}
+maxlogins_per_user: {o.maxlogins_per_user}
 tls_server_cert: {d}/cert.pem
 tls_server_key: {d}/key.pem
 autocreate_quota: 0
