@@ -3,8 +3,21 @@
 Each row is the settings a mail program would have and the verdict a user
 must get.  The fixture turns Cyrus's 3 s ``failedloginpause`` off.
 
-Not a row: a locked mailbox.  Cyrus 3.6 takes its mailbox lock per command,
-not for the session: a second POP3 session logs in (``+OK Mailbox locked and
+Cyrus replies observed (Debian 3.6.1-4+deb12u5; patterns.toml "--- Cyrus ---"):
+
+* greeting ``+OK cyrus.test Cyrus POP3 3.6.1-Debian-3.6.1-4+deb12u5 server ready <stamp@cyrus.test>``
+  (an APOP timestamp: the sasldb holds the secrets in the clear, so APOP works);
+* wrong password and unknown user alike: ``-ERR [AUTH] Invalid login``; AUTH PLAIN:
+  ``-ERR [AUTH] authenticating: authentication failure``;
+* ``allowplaintext: no`` before STLS: CAPA lists neither USER nor SASL, and
+  ``-ERR [AUTH] USER command only available under a layer``; AUTH PLAIN:
+  ``-ERR [AUTH] authenticating: encryption needed to use mechanism``;
+* ``popminpoll: 1``: CAPA ``LOGIN-DELAY 60``, then ``-ERR [LOGIN-DELAY] Logins must be at least 1 minute apart``;
+* ``maxlogins_per_user: 2`` with one session open: ``-ERR Too many open connections (2 of 2 for alice)``;
+* the pop3s port says nothing to a client that does not start TLS (still silent after 12 s).
+
+Not a row: a locked mailbox.  Cyrus 3.6 unlocks the mailbox index after
+reading it at login: a second POP3 session logs in (``+OK Mailbox locked and
 ready``) while the first is still open, so "[IN-USE]" cannot be produced.
 """
 
