@@ -55,6 +55,8 @@ ROWS = [
         xfail=(4, "the server offers STLS and implicit TLS, but the encryption-off warning suggests no "
                        "encrypted setting")),
     entry("wrong password over STLS", "pop3", "starttls", "problem", "auth-failed", password=WRONG),
+    entry("wrong password with AUTH PLAIN over STLS", "pop3", "starttls", "problem", "auth-failed", password=WRONG,
+          settings={"auth": "plain"}),
     entry("wrong password over implicit TLS", "pop3s", "ssl", "problem", "auth-failed", password=WRONG),
     # Cyrus answers an unknown user exactly as a wrong password ("-ERR [AUTH] Invalid
     # login"), so nothing tells the two apart: the right verdict is a failed login.
@@ -173,3 +175,16 @@ async def test_cyrus_deliver_then_stat(cyrus_factory: object) -> None:
         replies = [reader.readline() for _ in range(4)]
     assert replies[1].startswith(b"+OK Mailbox locked and ready")
     assert replies[2].startswith(b"+OK 2 ")
+
+
+# Cyrus's own default: every failed login is answered after 3 s.  The per-read
+# timeout must outlast it, as a mail program's does (they wait 30 s or more).
+DEFAULT_PAUSE_ROW = Row(
+    "wrong password with Cyrus's 3 s failedloginpause", "pop3", "starttls", "problem", "auth-failed",
+    password=WRONG, timeout=10.0,
+)  # fmt: skip
+
+
+async def test_cyrus_wrong_password_with_default_pause(cyrus_factory: object) -> None:
+    server: CyrusServer = cyrus_factory(failedloginpause=3)  # type: ignore[operator]
+    await check_row(server, DEFAULT_PAUSE_ROW)
