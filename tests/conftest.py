@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "support.dovecot",
+    "support.cyrus",
     "support.lab",
 ]
 
