@@ -63,8 +63,7 @@ ROWS = [
     entry("unknown user over STLS", "pop3", "starttls", "problem", "auth-failed", user="nobody-here"),
     # Cyrus's pop3s port says nothing until the TLS handshake (it waited > 12 s).
     entry("STLS on the implicit-TLS port", "pop3s", "starttls", "problem", "port-expects-tls",
-        suggested=("pop3s", "ssl"),
-        xfail=(3, "a silent implicit-TLS port is called server-too-slow; TLS on it was not probed")),
+        suggested=("pop3s", "ssl")),
     entry("implicit TLS on the STLS port", "pop3", "ssl", "problem", "port-expects-plain", suggested=("pop3s", "ssl")),
 ]  # fmt: skip
 
