@@ -71,6 +71,7 @@ class Timed:
     seconds: float
     verdict: str
     cause: str | None
+    suggested: tuple[str, str] | None
     ok: bool
 
 
@@ -119,20 +120,20 @@ async def check_row(server: MatrixServer, row: Row) -> Report:
     report, seconds = await run_row(server, row)
     got = (report.verdict, report.cause, suggested_as_names(server, report))
     want = (row.verdict, row.cause, row.suggested)
-    RESULTS.append(Timed(server.name, row, seconds, report.verdict, report.cause, got == want))
+    RESULTS.append(Timed(server.name, row, seconds, report.verdict, report.cause, got[2], got == want))
     trail = [(f.stage, f.status.value, f.cause) for f in report.findings]
     assert got == want, f"{server.name} / {row.case}: got {got}, want {want}; findings {trail}"
     return report
 
 
 def table() -> str:
-    """The rows run so far as a Markdown table (server, case, settings, verdict, cause, time)."""
+    """The rows run so far as a Markdown table: what each row got, how long it took, and if that was right."""
     lines = [
         "| server | case | port / security | verdict | cause | suggested | s to verdict | right |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for t in RESULTS:
-        sugg = "/".join(t.row.suggested) if t.row.suggested else "-"
+        sugg = "/".join(t.suggested) if t.suggested else "-"
         lines.append(
             f"| {t.server} | {t.row.case} | {t.row.port} / {t.row.security} | {t.verdict} | {t.cause} "
             f"| {sugg} | {t.seconds:.2f} | {'yes' if t.ok else 'NO'} |"
