@@ -158,3 +158,30 @@ async def test_diagnose_names_the_cause(case: Case, lab_factory: Callable[..., L
     if case.verdict != "ok":
         assert failing and failing[0]["cause"] == case.cause
         assert failing[0]["remedy"], "a problem always comes with steps to fix it"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "ja", "en"),
+    [
+        (60, "1 分以上", "1 minute or more"),
+        (900, "15 分以上", "15 minutes or more"),
+        (30, "30 秒以上", "30 seconds or more"),
+    ],
+)
+async def test_login_delay_remedy_uses_the_announced_delay(
+    seconds: int, ja: str, en: str, lab_factory: Callable[..., LabServer], tmp_path: Path
+) -> None:
+    # Issue 13 item 6: CAPA's "LOGIN-DELAY <seconds>" (RFC 2449 s6.5) is the interval to set, not a fixed 15 min.
+    from pop3doctor.diagnosis.model import Report, Settings
+    from pop3doctor.diagnosis.runner import diagnose
+
+    ca = tmp_path / "lab-ca.pem"
+    async with lab_factory("login-delay", login_delay=seconds) as lab:
+        lab.write_ca(str(ca))
+        settings = Settings(lab.host, lab.tls_port, "ssl", lab.user, ca_file=str(ca), timeout=2)  # type: ignore[arg-type]
+        report = Report(settings)
+        _ = [f async for f in diagnose(settings, lab.password, report=report)]
+    assert report.cause == "login-delay"
+    login = next(f for f in report.findings if f.stage == "login")
+    assert any(ja in step.ja for step in login.remedy), [s.ja for s in login.remedy]
+    assert any(en in step.en for step in login.remedy), [s.en for s in login.remedy]

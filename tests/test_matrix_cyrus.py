@@ -130,7 +130,6 @@ async def test_cyrus_popminpoll_second_login(cyrus_factory: object) -> None:
     await check_row(server, POPMINPOLL_ROW)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 6: the login-delay remedy says a fixed 15 minutes")
 async def test_cyrus_popminpoll_remedy_uses_advertised_delay(cyrus_factory: object) -> None:
     # popminpoll: 1 (minute); Cyrus's CAPA says "LOGIN-DELAY 60" (seconds).
     server: CyrusServer = cyrus_factory(popminpoll=1)  # type: ignore[operator]

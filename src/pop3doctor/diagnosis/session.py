@@ -20,6 +20,7 @@ from pop3doctor.endpoint import Security
 from pop3doctor.errors import PolicyError
 from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.knowledge.evidence import cause_for_error
+from pop3doctor.knowledge.placeholders import login_delay_phrase
 from pop3doctor.net.errors import ReadTimeout
 
 
@@ -112,4 +113,7 @@ async def capabilities(state: RunState) -> AsyncIterator[Finding]:
         yield state.run.passed("capabilities", m.CAPA_OK, {"capabilities": caps.to_dict()}, capabilities=shown)
     else:
         yield state.run.passed("capabilities", m.CAPA_NONE)
+    if caps.login_delay is not None:
+        # A login-delay refusal later in this run names the server's own interval.
+        state.run.values["login_delay"] = login_delay_phrase(caps.login_delay)
     state.caps = caps

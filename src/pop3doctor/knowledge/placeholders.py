@@ -14,7 +14,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 
-from pop3doctor.i18n import Lang
+from pop3doctor.i18n import Lang, Msg
 
 # What to say when the value is unknown, per language.  Written to fit where
 # the placeholder sits in causes.toml (usually inside 「」 or quotes).
@@ -35,6 +35,12 @@ _FALLBACKS: dict[str, dict[Lang, str]] = {
         "ja": "プロバイダーが案内しているサーバー名",
         "en": "the server name in your provider's guide",
     },
+    # The server's LOGIN-DELAY when CAPA announced one (RFC 2449 s6.5); otherwise
+    # the commonest value seen (the lab and Cyrus's popminpoll examples use 15 min).
+    "login_delay": {
+        "ja": "サーバーが求める間隔（わからない場合は 15 分）",
+        "en": "the interval the server requires (15 minutes if unsure)",
+    },
     "suggested_user": {
         "ja": "プロバイダーが案内している形式",
         "en": "the form in your provider's guide",
@@ -42,11 +48,24 @@ _FALLBACKS: dict[str, dict[Lang, str]] = {
 }
 
 
+def _text(value: object, lang: Lang) -> str:
+    return value(lang) if isinstance(value, Msg) else str(value)
+
+
+def login_delay_phrase(seconds: int) -> Msg:
+    """An announced LOGIN-DELAY as the interval a user sets ("15 分" / "15 minutes")."""
+    if seconds < 60:
+        return Msg(f"{seconds} 秒", f"{seconds} second{'s' if seconds != 1 else ''}")
+    minutes = -(-seconds // 60)  # rounded up: a shorter interval would still be refused
+    return Msg(f"{minutes} 分", f"{minutes} minute{'s' if minutes != 1 else ''}")
+
+
 class _Filler(dict[str, str]):
     """A mapping for ``format_map`` that never raises for a missing key."""
 
     def __init__(self, values: Mapping[str, object], lang: Lang) -> None:
-        super().__init__({k: str(v) for k, v in values.items() if v is not None})
+        # A `Msg` value is a phrase with a wording per language ("1 分" / "1 minute").
+        super().__init__({k: _text(v, lang) for k, v in values.items() if v is not None})
         self._lang = lang
 
     def __missing__(self, key: str) -> str:
