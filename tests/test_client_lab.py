@@ -221,3 +221,20 @@ def test_every_scenario_has_a_client_level_test() -> None:
         "garbage", "huge-line", "large-message", "oauth-required",  # oauth: tests/test_client_sasl.py
     }
     assert covered == set(SCENARIOS)
+
+
+async def test_auto_is_normal_password_even_with_an_apop_timestamp(lab_factory) -> None:
+    # Issue 13 item 1: an APOP timestamp in the greeting does not make "auto" use APOP;
+    # mail programs' "normal password" is USER/PASS (or AUTH PLAIN/LOGIN when offered).
+    from pop3doctor.client import Pop3Client
+
+    async with lab_factory("healthy") as lab:
+        client = Pop3Client(lab.host, lab.port, security="plain", allow_plaintext=True)
+        try:
+            await client.connect()
+            await client.capa()
+            assert client.greeting is not None
+            assert client.greeting.apop_timestamp is not None, "the lab's greeting should carry one"
+            assert client.choose_mechanism() in ("PLAIN", "LOGIN", "USER")
+        finally:
+            await client.aclose()

@@ -73,12 +73,11 @@ NO_PLAINTEXT_ROWS = [
     # "Normal password" in clear: CAPA lists neither USER nor SASL before STLS.
     entry("USER in clear refused by allowplaintext no", "pop3", "plain", "problem", "plaintext-auth-disallowed",
         suggested=("pop3s", "ssl"), settings={"allow_plaintext": True, "auth": "user"}),
-    # With --auth auto a mail program uses USER/PASS, which Cyrus refuses here; today
-    # pop3doctor logs in with APOP by itself (the greeting has a timestamp) and says it works.
+    # With --auth auto a mail program uses USER/PASS, which Cyrus refuses here; pop3doctor
+    # once logged in with APOP by itself (the greeting has a timestamp) and said it works.
+    # CAPA lists no USER but STLS: the verdict comes before any password is sent.
     entry("auto login in clear refused by allowplaintext no", "pop3", "plain", "problem", "plaintext-auth-disallowed",
-        suggested=("pop3s", "ssl"), settings={"allow_plaintext": True},
-        xfail=(1, "--auth auto picks APOP on a plain connection, which Cyrus accepts, so the refusal of "
-                       "the user's normal password is never seen")),
+        suggested=("pop3s", "ssl"), settings={"allow_plaintext": True}),
     entry("clear setting without permission on allowplaintext no", "pop3", "plain", "problem", "encryption-off",
         suggested=("pop3s", "ssl")),
 ]  # fmt: skip

@@ -364,29 +364,26 @@ class Pop3Client:
         return caps
 
     def choose_mechanism(self) -> str:
-        """The login method `login` will use: a SASL name, "APOP" or "USER".
+        """The login method `login` will use with ``--auth auto``: AUTH PLAIN, LOGIN or USER.
 
-        Over TLS every method is equally protected on the wire, so we prefer
-        the ones that also work when the server stores only password hashes
-        (PLAIN, LOGIN, USER); CRAM-MD5 and APOP need reversible storage and
-        fail on many servers that still announce them.  Without TLS (only when
-        explicitly allowed) we prefer the methods that keep the password off
-        the wire: CRAM-MD5, then APOP.
+        "auto" is what mail programs call "normal password": USER/PASS, or
+        AUTH PLAIN/LOGIN when offered.  CRAM-MD5 and APOP ("encrypted
+        password") are used only when asked for: they need the password stored
+        reversibly, and servers that announce them often hold no such secret
+        for the user (a Cyrus or Dovecot greeting carries an APOP timestamp
+        either way), so a refusal would read as a wrong password when the
+        user's normal password is right (issue 13 item 1).
         """
         offered = set(self.capabilities.sasl)
-        apop = self.greeting is not None and self.greeting.apop_timestamp is not None
         user_ok = "USER" in self.capabilities or not self.capabilities.known
-        order = (
-            ["PLAIN", "LOGIN", "USER", "CRAM-MD5", "APOP"]
-            if self.encrypted
-            else ["CRAM-MD5", "APOP", "PLAIN", "LOGIN", "USER"]
-        )
-        for name in order:
-            if (name in PASSWORD_MECHANISMS and name in offered) or (name == "APOP" and apop):
+        for name in ("PLAIN", "LOGIN", "USER"):
+            if name in PASSWORD_MECHANISMS and name in offered:
                 return name
             if name == "USER" and user_ok:
                 return name
-        raise PolicyError("mechanism-unavailable", f"offered: {' '.join(sorted(offered)) or 'none'}")
+        others = sorted(offered | ({"APOP"} if self.greeting and self.greeting.apop_timestamp else set()))
+        shown = " ".join(others) or "none"
+        raise PolicyError("mechanism-unavailable", f"no normal-password login offered; offered: {shown}")
 
     async def login(self, user: str, password: str, *, mechanism: str | None = None) -> None:
         """Log in once.  Raises `AuthError` on refusal, `PolicyError` when we will not try."""

@@ -72,7 +72,14 @@ async def login(state: RunState) -> AsyncIterator[Finding]:
 async def login_failed(state: RunState, exc: Diagnosable) -> AsyncIterator[Finding]:
     run = state.run
     sasl = need(state.caps).sasl
-    if isinstance(exc, PolicyError):
+    if isinstance(exc, PolicyError) and _tls_first(state, exc):
+        # CAPA before STLS lists no normal-password login but offers STLS: the
+        # server takes the password only once encrypted (Cyrus allowplaintext: no,
+        # Dovecot disable_plaintext_auth).  Say so without sending it (issue 13 item 2).
+        evidence = evidence_of(exc) | {"sasl": sorted(set(sasl)), "stls_offered": True}
+        evidence.update(await alternatives_evidence(run))
+        yield run.problem("login", "plaintext-auth-disallowed", evidence=evidence)
+    elif isinstance(exc, PolicyError):
         # We did not send the password: no offered method fits (or it would go in clear).
         cause = get_cause(cause_for_error(exc)).reported_as("login-withheld", conditions(sasl))
         yield run.problem("login", cause, evidence=evidence_of(exc) | {"sasl": sorted(set(sasl))})
@@ -80,6 +87,12 @@ async def login_failed(state: RunState, exc: Diagnosable) -> AsyncIterator[Findi
         yield await _refused(state, exc, conditions(sasl))
     else:
         yield run.problem("login", cause_for_error(exc), evidence=evidence_of(exc))
+
+
+def _tls_first(state: RunState, exc: PolicyError) -> bool:
+    """No normal-password login offered in clear, while STLS is: the password waits for TLS."""
+    client, caps = need(state.client), need(state.caps)
+    return exc.reason == "mechanism-unavailable" and not client.encrypted and caps.known and caps.stls
 
 
 async def _refused(state: RunState, exc: AuthError, holding: frozenset[str]) -> Finding:
