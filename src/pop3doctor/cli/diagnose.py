@@ -115,7 +115,11 @@ def _check_report_path(path: str, lang: Lang) -> None:
     type=click.Choice(["auto", "user", "plain", "login", "cram-md5", "apop"]),
     default="auto",
     show_default=True,
-    help="login method, as set in the mail program (user = normal password, USER/PASS)",
+    help=(
+        "ログイン方式 / login method, as set in the mail program: auto = 通常のパスワード / normal password"
+        " (AUTH PLAIN, LOGIN or USER/PASS); cram-md5, apop = 暗号化されたパスワード / encrypted password,"
+        " used only when chosen"
+    ),
 )
 @click.option(
     "--extra-port",
