@@ -185,3 +185,22 @@ async def test_login_delay_remedy_uses_the_announced_delay(
     login = next(f for f in report.findings if f.stage == "login")
     assert any(ja in step.ja for step in login.remedy), [s.ja for s in login.remedy]
     assert any(en in step.en for step in login.remedy), [s.en for s in login.remedy]
+
+
+async def test_clear_login_with_no_encryption_anywhere_says_so(
+    lab_factory: Callable[..., LabServer], tmp_path: Path
+) -> None:
+    # Issue 13 item 4: no STLS on this port and no implicit-TLS port answering: the warning
+    # says the password can only travel in clear, and suggests no setting it did not prove.
+    from pop3doctor.diagnosis.model import Report, Settings, Status
+    from pop3doctor.diagnosis.runner import diagnose
+
+    async with lab_factory("no-stls") as lab:
+        settings = Settings(lab.host, lab.port, "plain", lab.user, timeout=2, allow_plaintext=True, auth="user")  # type: ignore[arg-type]
+        report = Report(settings)
+        _ = [f async for f in diagnose(settings, lab.password, extra_ports=(), report=report)]
+    warning = next(f for f in report.findings if f.stage == "login" and f.status is Status.WARN)
+    assert warning.cause == "encryption-off" and warning.suggestion is None and report.suggested is None
+    assert any("neither STARTTLS nor SSL/TLS" in step.en for step in warning.remedy), warning.remedy
+    assert any("STARTTLS も SSL/TLS も" in step.ja for step in warning.remedy), warning.remedy
+    assert [a["port"] for a in warning.evidence["alternatives"]], warning.evidence  # it did probe

@@ -47,13 +47,9 @@ ROWS = [
     entry("right password with AUTH PLAIN over STLS", "pop3", "starttls", "ok", "ok", settings={"auth": "plain"}),
     # Cyrus keeps sasldb secrets in the clear, so it can check APOP digests too.
     entry("right password with APOP in clear", "pop3", "plain", "warning", "encryption-off",
-        settings={"auth": "apop", "allow_plaintext": True}, suggested=("pop3s", "ssl"),
-        xfail=(4, "the server offers STLS and implicit TLS, but the encryption-off warning suggests no "
-                       "encrypted setting")),
+        settings={"auth": "apop", "allow_plaintext": True}, suggested=("pop3s", "ssl")),
     entry("right password in clear when allowed", "pop3", "plain", "warning", "encryption-off",
-        settings={"allow_plaintext": True, "auth": "user"}, suggested=("pop3s", "ssl"),
-        xfail=(4, "the server offers STLS and implicit TLS, but the encryption-off warning suggests no "
-                       "encrypted setting")),
+        settings={"allow_plaintext": True, "auth": "user"}, suggested=("pop3s", "ssl")),
     entry("wrong password over STLS", "pop3", "starttls", "problem", "auth-failed", password=WRONG),
     entry("wrong password with AUTH PLAIN over STLS", "pop3", "starttls", "problem", "auth-failed", password=WRONG,
           settings={"auth": "plain"}),

@@ -64,8 +64,21 @@ async def login(state: RunState) -> AsyncIterator[Finding]:
     await client.login(s.user, password, mechanism=mechanism)
     yield run.passed("login", m.LOGIN_OK, {"mechanism": mechanism}, mechanism=mechanism)
     if not client.encrypted:
-        run.report.findings.append(Finding("login", Status.WARN, m.LOGIN_PLAINTEXT_WARNING, cause="encryption-off"))
-        yield run.report.findings[-1]
+        # The password went in clear, as the user allowed: probe the encrypted
+        # modes and name the one that works, or say that none exists (issue 13 item 4).
+        evidence = await alternatives_evidence(run)
+        remedy = filled(m.LOGIN_PLAINTEXT_USE_TLS if run.report.suggested else m.LOGIN_PLAINTEXT_NO_TLS, run.values)
+        warning = Finding(
+            "login",
+            Status.WARN,
+            m.LOGIN_PLAINTEXT_WARNING,
+            cause="encryption-off",
+            evidence=evidence,
+            remedy=[remedy],
+            suggestion=run.report.suggested,
+        )
+        run.report.findings.append(warning)
+        yield warning
     state.mechanism = mechanism
 
 
