@@ -33,8 +33,9 @@ from support.messages import make_message, message_id
 KILLS = 32
 
 
-def _ids_in(root: Path) -> list[str]:
-    ids = []
+def _scan_ids(root: Path) -> tuple[list[str], bool]:
+    """Message-IDs under new/ and cur/, and whether a file vanished while reading."""
+    ids, vanished = [], False
     for sub in ("new", "cur"):
         folder = root / sub
         if not folder.is_dir():
@@ -42,8 +43,29 @@ def _ids_in(root: Path) -> list[str]:
         for path in folder.iterdir():
             try:
                 ids.append(message_id(path.read_bytes()))
-            except FileNotFoundError:  # Dovecot expunging it right now
-                continue
+            except FileNotFoundError:
+                vanished = True
+    return ids, vanished
+
+
+def _ids_in(root: Path) -> list[str]:
+    """Message-IDs in a Maildir that another process may be renaming right now.
+
+    Dovecot's pop3 process outlives our killed client for a moment and then
+    renames files (new/ -> cur/, ":2," -> ":2,S" for the \\Seen flags of the
+    RETRs it saw).  readdir() during a rename may return neither name (POSIX
+    leaves it unspecified), so one scan can miss a message that is there: only
+    two identical scans in a row, with nothing vanishing, are believed.
+    """
+    previous: list[str] | None = None
+    ids: list[str] = []
+    for _attempt in range(200):
+        ids, vanished = _scan_ids(root)
+        ids.sort()
+        if not vanished and ids == previous:
+            return ids
+        previous = ids
+        time.sleep(0.01)
     return ids
 
 
