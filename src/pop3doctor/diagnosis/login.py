@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection
 
 from pop3doctor.diagnosis import messages as m
-from pop3doctor.diagnosis.alternatives import alternatives_evidence
+from pop3doctor.diagnosis.alternatives import alternatives_evidence, certificate_remedy, no_mode_cause
 from pop3doctor.diagnosis.model import Finding, Settings, Status, Suggestion
 from pop3doctor.diagnosis.state import DIAGNOSABLE, Diagnosable, RunState, evidence_of, filled, is_ip, need
 from pop3doctor.endpoint import Security
@@ -53,7 +53,8 @@ async def login(state: RunState) -> AsyncIterator[Finding]:
         # to change instead: STARTTLS on this port, or SSL/TLS on 995.
         evidence = {"stls_offered": caps.stls, "capabilities": caps.to_dict()}
         evidence.update(await alternatives_evidence(run))
-        cause = "encryption-off" if run.report.suggested else "starttls-unavailable"
+        # No working mode: an encrypted one refused for its certificate is the finding (issue 13 item 5).
+        cause = "encryption-off" if run.report.suggested else no_mode_cause(evidence) or "starttls-unavailable"
         yield run.problem("login", cause, evidence=evidence)
         return
     password = state.options.password
@@ -68,6 +69,8 @@ async def login(state: RunState) -> AsyncIterator[Finding]:
         # modes and name the one that works, or say that none exists (issue 13 item 4).
         evidence = await alternatives_evidence(run)
         remedy = filled(m.LOGIN_PLAINTEXT_USE_TLS if run.report.suggested else m.LOGIN_PLAINTEXT_NO_TLS, run.values)
+        # Encryption offered, but its certificate stops it: say that (issue 13 item 5).
+        remedy = certificate_remedy(evidence) or remedy
         warning = Finding(
             "login",
             Status.WARN,

@@ -56,7 +56,9 @@ IMPLICIT_TLS = Step(
 )
 STARTTLS = Step("tls", "tls", session.starttls, needs=("client",), failed=session.tls_failed, new_clock=False)
 NO_TLS = Step("tls", "tls", session.no_tls, new_clock=False)
-GREETING = Step("greeting", "greeting", session.greeting, needs=("client",), failed=session.greeting_failed)
+GREETING = Step(
+    "greeting", "greeting", session.greeting, needs=("client",), provides=("greeting",), failed=session.greeting_failed
+)
 CAPA = Step("capa", "capabilities", session.capa, needs=("client",))
 CAPABILITIES = Step(
     "capabilities", "capabilities", session.capabilities, needs=("client",), provides=("caps",), new_clock=False

@@ -8,20 +8,25 @@ and reported after it, since the capabilities may change with TLS.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from pop3doctor.client import Pop3Client
 from pop3doctor.diagnosis import messages as m
-from pop3doctor.diagnosis.alternatives import alternatives_evidence, probe
+from pop3doctor.diagnosis.alternatives import ProbeResult, alternatives_evidence, probe
 from pop3doctor.diagnosis.model import Finding, Suggestion
 from pop3doctor.diagnosis.state import Diagnosable, Run, RunState, evidence_of, need
+from pop3doctor.diagnosis.tasks import Hedged, hedge
 from pop3doctor.endpoint import Security
 from pop3doctor.errors import PolicyError
 from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.knowledge.evidence import cause_for_error
 from pop3doctor.knowledge.placeholders import login_delay_phrase
 from pop3doctor.net.errors import ReadTimeout
+from pop3doctor.net.timeouts import Timeouts
+from pop3doctor.protocol.events import Greeting
 
 
 def _tls_passed(run: Run, client: Pop3Client) -> Finding:
@@ -70,28 +75,90 @@ async def tls_failed(state: RunState, exc: Diagnosable) -> AsyncIterator[Finding
     yield run.problem("tls", cause, evidence=evidence)
 
 
+def late_greeting(run: Run) -> float:
+    """Seconds without a greeting after which a TLS handshake on the same port is tried beside the wait.
+
+    A POP3 server greets at once (RFC 1939 s4: "Once the TCP connection has
+    been opened ... the server issues a one line greeting"); one that says
+    nothing for a second is most likely an implicit-TLS port waiting for our
+    TLS hello, or one that greets late after a reverse-DNS/RBL lookup.  The
+    handshake tells the two apart long before the greeting timeout (2 x
+    ``--timeout``) would.  The same hedge as a slow connect's (`connecting`).
+    """
+    return min(1.0, run.timeouts.greeting / 4)
+
+
+def _tls_probe_timeouts(run: Run) -> Timeouts:
+    # As the alternatives' probes: a server that answers at all greets at once.
+    return replace(run.timeouts, greeting=min(run.timeouts.greeting, run.timeouts.connect))
+
+
+async def _tls_on_same_port(run: Run) -> ProbeResult:
+    s = run.settings
+    return await probe(s, s.port, Security.SSL, timeouts=_tls_probe_timeouts(run), nameservers=run.nameservers)
+
+
+def _silence(error: Exception) -> bool:
+    """No byte came at all: what a TLS-only port does to a clear-text client."""
+    return isinstance(error, ReadTimeout) and error.limit == "idle"
+
+
 async def greeting(state: RunState) -> AsyncIterator[Finding]:
-    """The server's first line must be a POP3 +OK."""
-    line = await need(state.client).read_greeting()
+    """The server's first line must be a POP3 +OK; provides ``greeting``.
+
+    In clear text (STARTTLS or none) a greeting that is late gets a TLS
+    handshake on the same port beside it, on a second connection (`hedge`):
+    when that handshake is answered by a POP3 greeting, the port expects TLS
+    and the verdict comes at once, the clear-text wait being cancelled; when
+    the greeting comes first, the probe is cancelled.  A silence that lasts
+    the whole greeting timeout is read with the probe's answer.
+    """
+    run, client = state.run, need(state.client)
+    if run.security is Security.SSL:
+        line = await client.read_greeting()
+    else:
+        started = time.monotonic()
+        heard: Hedged[Greeting, ProbeResult] = await hedge(
+            client.read_greeting(),
+            lambda: _tls_on_same_port(run),
+            after=late_greeting(run),
+            decisive=lambda answer: answer.ok,
+            wait_for_answer=_silence,
+        )
+        if heard.error is not None and not (_silence(heard.error) and heard.answer is not None):
+            raise heard.error  # read by `greeting_failed`
+        if heard.result is None:
+            yield _not_greeted(run, heard, time.monotonic() - started)
+            return  # without a greeting the run stops here
+        line = heard.result
     evidence = {"greeting": line.raw.decode("utf-8", "replace")}
     yield state.run.passed("greeting", m.GREETING_OK, evidence, greeting=line.status.text[:80])
+    state.greeting = line
+
+
+def _not_greeted(run: Run, heard: Hedged[Greeting, ProbeResult], waited: float) -> Finding:
+    """No greeting in clear text: port-expects-tls when TLS on the same port was answered, else a timeout."""
+    s, probe_result = run.settings, need(heard.answer)
+    evidence: dict[str, Any] = evidence_of(heard.error) if heard.error is not None else {}
+    evidence["waited"] = {
+        "for": "greeting",
+        "at_most_s": run.timeouts.greeting,
+        "waited_s": round(waited, 3),
+        "tls_probe_after_s": None if heard.backup_after is None else round(heard.backup_after, 3),
+        "ended_by": "tls-probe" if heard.overtaken else "timeout",
+    }
+    evidence["tls_on_same_port"] = probe_result.to_dict()
+    if not probe_result.ok:
+        return run.problem("greeting", "greeting-timeout", evidence=evidence)
+    run.suggest(Suggestion(s.host, s.port, Security.SSL, s.user))
+    note = m.fmt(m.NOTE_TLS_ANSWERED, waited=f"{waited:.1f}")
+    return run.problem("greeting", "port-expects-tls", evidence=evidence, note=note)
 
 
 async def greeting_failed(state: RunState, exc: Diagnosable) -> AsyncIterator[Finding]:
-    run, s = state.run, state.run.settings
+    run = state.run
     evidence = evidence_of(exc)
-    if isinstance(exc, ReadTimeout) and exc.limit == "idle":
-        cause = "greeting-timeout"
-        if run.security is not Security.SSL:
-            # Silence on a plain connection is what a TLS-only port does:
-            # it waits for our TLS hello.  Prove it before saying so.
-            tls_probe = await probe(s, s.port, Security.SSL, timeouts=run.timeouts, nameservers=run.nameservers)
-            evidence["tls_on_same_port"] = tls_probe.to_dict()
-            if tls_probe.ok:
-                cause = "port-expects-tls"
-                run.suggest(Suggestion(s.host, s.port, Security.SSL, s.user))
-        yield run.problem("greeting", cause, evidence=evidence)
-        return
+    # (A silence in clear text is read by `greeting` itself, with its TLS probe.)
     cause = cause_for_error(exc, implicit_tls=run.security is Security.SSL, stage="greeting")
     if get_cause(cause).probes_alternatives("greeting"):
         evidence.update(await alternatives_evidence(run))

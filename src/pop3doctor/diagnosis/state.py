@@ -37,6 +37,7 @@ from pop3doctor.net.errors import NetError, TlsHandshakeFailed
 from pop3doctor.net.probe import PortCheck
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.protocol.capabilities import Capabilities
+from pop3doctor.protocol.events import Greeting
 from pop3doctor.transcript import Transcript
 
 T = TypeVar("T")
@@ -243,6 +244,8 @@ class RunState:
     #: Created by the connect step before it connects; closed by the pipeline.
     client: Pop3Client | None = None
     connected: Connected | None = None
+    #: The server's greeting (the greeting step stops the run without it).
+    greeting: Greeting | None = None
     #: The capabilities login and the mailbox check go by (after STARTTLS, if any).
     caps: Capabilities | None = None
     #: The login method that worked.
