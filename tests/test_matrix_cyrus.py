@@ -57,8 +57,11 @@ ROWS = [
     # Cyrus answers an unknown user exactly as a wrong password ("-ERR [AUTH] Invalid
     # login"), so nothing tells the two apart: the right verdict is a failed login.
     entry("unknown user over STLS", "pop3", "starttls", "problem", "auth-failed", user="nobody-here"),
-    # Cyrus's pop3s port says nothing until the TLS handshake (it waited > 12 s).
+    # Cyrus's pop3s port says nothing until the TLS handshake (it waited > 12 s): once the
+    # greeting is late, a TLS handshake on the same port answers (tests/test_diagnose_wrong_mode.py).
     entry("STLS on the implicit-TLS port", "pop3s", "starttls", "problem", "port-expects-tls",
+        suggested=("pop3s", "ssl")),
+    entry("clear text on the implicit-TLS port", "pop3s", "plain", "problem", "port-expects-tls",
         suggested=("pop3s", "ssl")),
     entry("implicit TLS on the STLS port", "pop3", "ssl", "problem", "port-expects-plain", suggested=("pop3s", "ssl")),
 ]  # fmt: skip

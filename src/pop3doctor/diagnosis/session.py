@@ -98,6 +98,11 @@ async def _tls_on_same_port(run: Run) -> ProbeResult:
     return await probe(s, s.port, Security.SSL, timeouts=_tls_probe_timeouts(run), nameservers=run.nameservers)
 
 
+def _speaks_tls(answer: ProbeResult) -> bool:
+    """The TLS handshake on the same port was answered: by a POP3 greeting, or with a certificate that failed."""
+    return answer.ok or answer.cert_failed
+
+
 def _silence(error: Exception) -> bool:
     """No byte came at all: what a TLS-only port does to a clear-text client."""
     return isinstance(error, ReadTimeout) and error.limit == "idle"
@@ -122,7 +127,7 @@ async def greeting(state: RunState) -> AsyncIterator[Finding]:
             client.read_greeting(),
             lambda: _tls_on_same_port(run),
             after=late_greeting(run),
-            decisive=lambda answer: answer.ok,
+            decisive=_speaks_tls,
             wait_for_answer=_silence,
         )
         if heard.error is not None and not (_silence(heard.error) and heard.answer is not None):
@@ -148,10 +153,14 @@ def _not_greeted(run: Run, heard: Hedged[Greeting, ProbeResult], waited: float) 
         "ended_by": "tls-probe" if heard.overtaken else "timeout",
     }
     evidence["tls_on_same_port"] = probe_result.to_dict()
-    if not probe_result.ok:
+    if not _speaks_tls(probe_result):
         return run.problem("greeting", "greeting-timeout", evidence=evidence)
     run.suggest(Suggestion(s.host, s.port, Security.SSL, s.user))
-    note = m.fmt(m.NOTE_TLS_ANSWERED, waited=f"{waited:.1f}")
+    if probe_result.ok:
+        note = m.fmt(m.NOTE_TLS_ANSWERED, waited=f"{waited:.1f}")
+    else:  # TLS is spoken here; its certificate is the next thing to fix
+        problem = get_cause(need(probe_result.cause)).title
+        note = m.fmt(m.NOTE_TLS_ANSWERED_CERT, waited=f"{waited:.1f}", problem=problem)
     return run.problem("greeting", "port-expects-tls", evidence=evidence, note=note)
 
 
