@@ -121,6 +121,25 @@ async def test_silent_both_ways_is_a_greeting_timeout(lab_factory: Callable[...,
     assert evidence["tls_on_same_port"]["ok"] is False
 
 
+async def test_late_plain_greeting_is_not_a_wrong_mode(lab_factory: Callable[..., LabServer], tmp_path: Path) -> None:
+    # A server that greets late (2 s: a reverse-DNS lookup, say) in clear text: the TLS
+    # probe started after the 1 s grace is answered in clear text, so it decides
+    # nothing, and the greeting, when it comes, is used as always.
+    async with lab_factory("slow-greeting", greeting_delay=2.0) as lab:
+        ca = tmp_path / "ca.pem"
+        lab.write_ca(ca)
+        assert lab.port is not None
+        report = await run(
+            lab.host, lab.port, "starttls", lab.user, lab.password, ca_file=str(ca), extra=(), timeout=3.0
+        )
+    assert report.verdict == "ok", [(f.stage, f.cause) for f in report.findings]
+    greeting = next(f for f in report.findings if f.stage == "greeting")
+    assert greeting.evidence["waited"]["ended_by"] == "greeting"
+    assert greeting.evidence["waited"]["tls_probe_after_s"] is not None
+    probe = greeting.evidence.get("tls_on_same_port")
+    assert probe is None or probe["ok"] is False
+
+
 # -- item 7: real servers' implicit-TLS ports ----------------------------------------------------
 
 

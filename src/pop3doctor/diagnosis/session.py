@@ -119,11 +119,12 @@ async def greeting(state: RunState) -> AsyncIterator[Finding]:
     the whole greeting timeout is read with the probe's answer.
     """
     run, client = state.run, need(state.client)
+    started = time.monotonic()
+    heard: Hedged[Greeting, ProbeResult] = Hedged()
     if run.security is Security.SSL:
         line = await client.read_greeting()
     else:
-        started = time.monotonic()
-        heard: Hedged[Greeting, ProbeResult] = await hedge(
+        heard = await hedge(
             client.read_greeting(),
             lambda: _tls_on_same_port(run),
             after=late_greeting(run),
@@ -136,22 +137,32 @@ async def greeting(state: RunState) -> AsyncIterator[Finding]:
             yield _not_greeted(run, heard, time.monotonic() - started)
             return  # without a greeting the run stops here
         line = heard.result
-    evidence = {"greeting": line.raw.decode("utf-8", "replace")}
+    evidence: dict[str, Any] = {"greeting": line.raw.decode("utf-8", "replace")}
+    if heard.backup_after is not None:
+        # A late greeting: what was waited for, and what the TLS probe had found by then.
+        evidence["waited"] = _waited(run, heard, time.monotonic() - started, "greeting")
+        if heard.answer is not None:
+            evidence["tls_on_same_port"] = heard.answer.to_dict()
     yield state.run.passed("greeting", m.GREETING_OK, evidence, greeting=line.status.text[:80])
     state.greeting = line
+
+
+def _waited(run: Run, heard: Hedged[Greeting, ProbeResult], waited: float, ended_by: str) -> dict[str, Any]:
+    """What the greeting step waited for, for how long at most, how long it did, and what ended it."""
+    return {
+        "for": "greeting",
+        "at_most_s": run.timeouts.greeting,
+        "waited_s": round(waited, 3),
+        "tls_probe_after_s": None if heard.backup_after is None else round(heard.backup_after, 3),
+        "ended_by": ended_by,
+    }
 
 
 def _not_greeted(run: Run, heard: Hedged[Greeting, ProbeResult], waited: float) -> Finding:
     """No greeting in clear text: port-expects-tls when TLS on the same port was answered, else a timeout."""
     s, probe_result = run.settings, need(heard.answer)
     evidence: dict[str, Any] = evidence_of(heard.error) if heard.error is not None else {}
-    evidence["waited"] = {
-        "for": "greeting",
-        "at_most_s": run.timeouts.greeting,
-        "waited_s": round(waited, 3),
-        "tls_probe_after_s": None if heard.backup_after is None else round(heard.backup_after, 3),
-        "ended_by": "tls-probe" if heard.overtaken else "timeout",
-    }
+    evidence["waited"] = _waited(run, heard, waited, "tls-probe" if heard.overtaken else "timeout")
     evidence["tls_on_same_port"] = probe_result.to_dict()
     if not _speaks_tls(probe_result):
         return run.problem("greeting", "greeting-timeout", evidence=evidence)

@@ -81,6 +81,9 @@ async def slow_greeting(conn: Conn) -> bool:
         return not done
     finally:
         reader.cancel()
+        # Let the cancellation land before the session reads: a StreamReader
+        # still waiting in the cancelled reader refuses a second reader.
+        await asyncio.wait({reader})
 
 
 # Real banners of other services, so "not POP3" is recognisable as what it is.
