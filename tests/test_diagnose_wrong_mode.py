@@ -22,8 +22,10 @@ from typing import Any
 
 import pytest
 
+from pop3doctor.diagnosis.auto_security import auto_security
 from pop3doctor.diagnosis.model import Finding, Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
+from pop3doctor.endpoint import Security
 from pop3doctor.lab import LabServer
 from support.cyrus import CyrusServer
 from support.dovecot import DovecotServer
@@ -250,3 +252,16 @@ async def test_plain_setting_with_untrusted_certificate_on_cyrus(cyrus: CyrusSer
     assert report.cause == "cert-untrusted", [(f.stage, f.cause) for f in report.findings]
     assert report.suggested is None
     assert certificate_failure(report, "login")["port"] == cyrus.ports["pop3s"]
+
+
+async def test_security_auto_on_a_tls_port_does_not_wait_for_the_clear_text_probe(
+    lab_factory: Callable[..., LabServer], tmp_path: Path
+) -> None:
+    # --security auto on an unusual port probes both modes; once SSL/TLS answered, the
+    # STARTTLS probe (silent until its 60 s greeting timeout here) is stopped.
+    async with lab_factory() as lab:
+        ca = tmp_path / "ca.pem"
+        lab.write_ca(ca)
+        async with asyncio.timeout(BOUND):
+            chosen = await auto_security(lab.host, lab.tls_port, timeout=LONG, ca_file=str(ca), nameservers=None)
+    assert chosen == (Security.SSL, lab.tls_port)
