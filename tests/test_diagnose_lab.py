@@ -204,3 +204,38 @@ async def test_clear_login_with_no_encryption_anywhere_says_so(
     assert any("neither STARTTLS nor SSL/TLS" in step.en for step in warning.remedy), warning.remedy
     assert any("STARTTLS も SSL/TLS も" in step.ja for step in warning.remedy), warning.remedy
     assert [a["port"] for a in warning.evidence["alternatives"]], warning.evidence  # it did probe
+
+
+@pytest.mark.parametrize("security", ["plain", "starttls"])
+async def test_no_stls_and_no_tls_port_says_no_encryption_exists(
+    lab_factory: Callable[..., LabServer], security: str
+) -> None:
+    # Issue 13 item 4, before any login: "plain" without --allow-plaintext, or "starttls"
+    # where STLS is missing, and no encrypted alternative answers.  The verdict says that
+    # no encryption exists (we probed), not "set STARTTLS" or "the server supports encryption".
+    from pop3doctor.diagnosis.model import Report, Settings
+    from pop3doctor.diagnosis.runner import diagnose
+
+    async with lab_factory("no-stls") as lab:
+        settings = Settings(lab.host, lab.port, security, lab.user, timeout=2)  # type: ignore[arg-type]
+        report = Report(settings)
+        _ = [f async for f in diagnose(settings, lab.password, extra_ports=(), report=report)]
+    assert (report.cause, report.suggested) == ("no-encryption-offered", None)
+    failed = next(f for f in report.findings if f.cause == "no-encryption-offered" and f.stage != "summary")
+    probed = failed.evidence["alternatives"]
+    assert {(a["security"], a["ok"]) for a in probed} >= {("ssl", False)}, probed
+    assert "STARTTLS" in failed.title.en and "STARTTLS" in failed.title.ja
+    assert any("--allow-plaintext" in step.en for step in failed.remedy)
+    assert not any("{" in step.en or "{" in step.ja for step in failed.remedy)
+
+
+def test_a_broken_certificate_is_not_no_encryption() -> None:
+    # A TLS port with a bad certificate does speak TLS: "no encryption here" would be false.
+    from pop3doctor.diagnosis.encryption import no_encryption_found
+
+    refused = {"port": 995, "security": "ssl", "ok": False, "cause": "connection-refused"}
+    bad_cert = {"port": 995, "security": "ssl", "ok": False, "cause": "cert-untrusted"}
+    no_stls = {"port": 110, "security": "starttls", "ok": False, "cause": "starttls-unavailable"}
+    assert no_encryption_found([refused, no_stls])
+    assert not no_encryption_found([bad_cert, no_stls])
+    assert not no_encryption_found([])  # nothing probed proves nothing

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Collection
 
 from pop3doctor.diagnosis import messages as m
 from pop3doctor.diagnosis.alternatives import alternatives_evidence
+from pop3doctor.diagnosis.encryption import no_encryption_found
 from pop3doctor.diagnosis.model import Finding, Settings, Status, Suggestion
 from pop3doctor.diagnosis.state import DIAGNOSABLE, Diagnosable, RunState, evidence_of, filled, is_ip, need
 from pop3doctor.endpoint import Security
@@ -51,9 +52,14 @@ async def login(state: RunState) -> AsyncIterator[Finding]:
     if run.security is Security.PLAIN and not s.allow_plaintext:
         # We never send a password in clear text unless told to.  Say what
         # to change instead: STARTTLS on this port, or SSL/TLS on 995.
-        evidence = {"stls_offered": caps.stls, "capabilities": caps.to_dict()}
-        evidence.update(await alternatives_evidence(run))
-        cause = "encryption-off" if run.report.suggested else "starttls-unavailable"
+        probed = await alternatives_evidence(run)
+        evidence = {"stls_offered": caps.stls, "capabilities": caps.to_dict(), **probed}
+        if run.report.suggested:
+            cause = "encryption-off"
+        elif no_encryption_found(probed["alternatives"]) and not caps.stls:
+            cause = "no-encryption-offered"
+        else:
+            cause = "starttls-unavailable"
         yield run.problem("login", cause, evidence=evidence)
         return
     password = state.options.password
