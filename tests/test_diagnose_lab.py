@@ -46,6 +46,10 @@ CASES = [
     # Encryption "none" while the server offers it: no password is sent.
     Case("healthy", "encryption-off", port="plain", security="plain", suggest=("tls", "ssl")),
     Case("wrong-password", "auth-failed"),
+    # A timestamp in the greeting, no APOP secret: "auto" is the normal password and works
+    # (issue 13 item 1); APOP chosen by the user is refused, and that is not called a wrong password.
+    Case("apop-no-secret", "ok", verdict="ok"),
+    Case("apop-no-secret", "auth-mechanism-unsupported", auth="apop"),
     Case("unknown-user", "user-unknown"),
     Case("app-password-required", "app-password-required"),
     Case("web-login-required", "web-login-required"),
@@ -91,7 +95,8 @@ def test_every_scenario_is_in_the_table() -> None:
     declared = {name: s.expected_cause for name, s in SCENARIOS.items()}
     for case in CASES:
         if case.scenario != "healthy":
-            assert declared[case.scenario] == case.cause or case.scenario == "tls-only"
+            # (a login method the user chose, not "auto", may meet another cause)
+            assert declared[case.scenario] == case.cause or case.scenario == "tls-only" or case.auth != "auto"
 
 
 async def run_cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> tuple[int, str, str]:
@@ -239,3 +244,24 @@ def test_a_broken_certificate_is_not_no_encryption() -> None:
     assert no_encryption_found([refused, no_stls])
     assert not no_encryption_found([bad_cert, no_stls])
     assert not no_encryption_found([])  # nothing probed proves nothing
+
+
+async def test_refused_apop_names_the_method_and_both_candidates(
+    lab_factory: Callable[..., LabServer], tmp_path: Path
+) -> None:
+    # Issue 13 item 1: "-ERR [AUTH] Authentication failed." to APOP is no evidence of a wrong
+    # password; the explanation says what else it may be, in both languages.
+    from pop3doctor.diagnosis.model import Report, Settings
+    from pop3doctor.diagnosis.runner import diagnose
+
+    async with lab_factory("apop-no-secret") as lab:
+        ca = tmp_path / "lab-ca.pem"
+        ca.write_bytes(lab.ca_pem)
+        settings = Settings(lab.host, lab.tls_port, "ssl", lab.user, ca_file=str(ca), timeout=2, auth="apop")  # type: ignore[arg-type]
+        report = Report(settings)
+        _ = [f async for f in diagnose(settings, lab.password, extra_ports=(), report=report)]
+    refused = next(f for f in report.findings if f.stage == "login")
+    assert refused.cause == "auth-mechanism-unsupported" and refused.evidence["mechanism"] == "APOP"
+    assert "APOP" in refused.explanation.en and "password is wrong" in refused.explanation.en
+    assert "APOP" in refused.explanation.ja
+    assert report.suggested is None  # over TLS another port would not change the login

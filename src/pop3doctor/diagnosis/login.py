@@ -19,7 +19,7 @@ from pop3doctor.endpoint import Security
 from pop3doctor.errors import AuthError, PolicyError
 from pop3doctor.i18n import Msg
 from pop3doctor.knowledge.causes import get_cause
-from pop3doctor.knowledge.evidence import cause_for_error
+from pop3doctor.knowledge.evidence import DIGEST_AUTH, cause_for_error, cause_for_refused_login
 from pop3doctor.knowledge.hostnames import is_mail_host_label
 from pop3doctor.protocol.errors import LocalProtocolError
 
@@ -120,6 +120,12 @@ async def _refused(state: RunState, exc: AuthError, holding: frozenset[str]) -> 
     cause = get_cause(cause_for_error(exc)).reported_as("login", holding)
     evidence = evidence_of(exc)
     extra: list[Msg] = []
+    note: Msg | None = None
+    if cause_for_refused_login(cause, s.auth) != cause:
+        # A bare "no" to APOP or CRAM-MD5: name the method, not the password.
+        cause = cause_for_refused_login(cause, s.auth)
+        evidence["mechanism"] = DIGEST_AUTH[s.auth]
+        note = m.fmt(m.DIGEST_LOGIN_AMBIGUOUS, mechanism=DIGEST_AUTH[s.auth])
     full = _full_address(s, options.email_domain)
     if cause in ("auth-failed", "user-unknown") and full and options.password is not None:
         if options.try_username_forms:
@@ -130,9 +136,11 @@ async def _refused(state: RunState, exc: AuthError, holding: frozenset[str]) -> 
                 run.suggest(Suggestion(s.host, s.port, s.security, full))
         else:
             extra.append(filled(m.USERNAME_HINT, {"full": full}))
-    if get_cause(cause).probes_alternatives("login"):
+    if get_cause(cause).probes_alternatives("login") and not need(state.client).encrypted:
+        # Over TLS servers often take what they refused in clear.  Already encrypted,
+        # another port or mode would not change the login: suggest none.
         evidence.update(await alternatives_evidence(run))
-    return run.problem("login", cause, evidence=evidence, extra_remedy=extra)
+    return run.problem("login", cause, evidence=evidence, extra_remedy=extra, note=note)
 
 
 async def _try_user(state: RunState, user: str, password: str) -> bool:
