@@ -7,20 +7,37 @@ A server joins with one line in ROWS: its fixture, a port name, the security, th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trustme
 
+from support.cyrus import CyrusPool, CyrusServer, require_cyrus
 from support.fetch_rows import FetchRow, fetch_sequence_matches_mpop
+
+
+@pytest.fixture(scope="module")
+def cyrus_redeliver(trustme_ca: trustme.CA) -> Iterator[CyrusServer]:
+    """Cyrus as the `cyrus` fixture, but taking the same message twice: each tool gets the
+    same bytes delivered, and lmtpd's default ``duplicatesuppression`` silently drops a second
+    delivery of a Message-ID to the same mailbox (mpop then found "no messages")."""
+    require_cyrus()
+    pool = CyrusPool(trustme_ca)
+    try:
+        yield pool.start(extra_config="duplicatesuppression: 0\n")
+    finally:
+        pool.close()
+
 
 ROWS = [
     FetchRow("dovecot", "pop3", "starttls", "maildir"),
     FetchRow("dovecot", "pop3s", "ssl", "maildir"),
     FetchRow("dovecot", "pop3", "starttls", "mbox"),
     FetchRow("dovecot", "pop3s", "ssl", "mbox"),
-    FetchRow("cyrus", "pop3", "starttls", "maildir"),
-    FetchRow("cyrus", "pop3s", "ssl", "maildir"),
-    FetchRow("cyrus", "pop3s", "ssl", "mbox"),
+    FetchRow("cyrus_redeliver", "pop3", "starttls", "maildir"),
+    FetchRow("cyrus_redeliver", "pop3s", "ssl", "maildir"),
+    FetchRow("cyrus_redeliver", "pop3s", "ssl", "mbox"),
 ]
 
 
