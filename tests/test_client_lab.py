@@ -219,6 +219,7 @@ def test_every_scenario_has_a_client_level_test() -> None:
         "healthy", "empty-mailbox", "cert-expired", "cert-self-signed", "cert-wrong-host", "cert-intercepted",
         "no-stls", "plaintext-auth-disallowed", "tls-only", "slow-greeting", "not-pop3", "busy", "drop-mid-retr",
         "garbage", "huge-line", "large-message", "oauth-required",  # oauth: tests/test_client_sasl.py
+        "apop-no-secret",
     }
     assert covered == set(SCENARIOS)
 
@@ -238,3 +239,19 @@ async def test_auto_is_normal_password_even_with_an_apop_timestamp(lab_factory) 
             assert client.choose_mechanism() in ("PLAIN", "LOGIN", "USER")
         finally:
             await client.aclose()
+
+
+async def test_apop_without_a_secret_refuses_but_auto_logs_in(
+    lab_factory: Callable[..., LabServer], ca_path: Path
+) -> None:
+    # Issue 13 item 1: a timestamp in the greeting does not make APOP usable.
+    async with lab_factory("apop-no-secret") as lab:
+        lab.write_ca(str(ca_path))
+        async with await session(lab, ca_path) as client:
+            assert client.greeting is not None and client.greeting.apop_timestamp
+            with pytest.raises(AuthError):
+                await client.login(lab.user, lab.password, mechanism="APOP")
+        async with await session(lab, ca_path) as client:
+            await client.login(lab.user, lab.password)
+            assert client.logged_in
+        assert "APOP" not in lab.logins and len(lab.logins) == 1

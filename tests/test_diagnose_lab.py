@@ -46,6 +46,10 @@ CASES = [
     # Encryption "none" while the server offers it: no password is sent.
     Case("healthy", "encryption-off", port="plain", security="plain", suggest=("tls", "ssl")),
     Case("wrong-password", "auth-failed"),
+    # A timestamp in the greeting, no APOP secret: "auto" is the normal password and works
+    # (issue 13 item 1); APOP chosen by the user is refused, and that is not called a wrong password.
+    Case("apop-no-secret", "ok", verdict="ok"),
+    Case("apop-no-secret", "auth-mechanism-unsupported", auth="apop"),
     Case("unknown-user", "user-unknown"),
     Case("app-password-required", "app-password-required"),
     Case("web-login-required", "web-login-required"),
@@ -91,7 +95,8 @@ def test_every_scenario_is_in_the_table() -> None:
     declared = {name: s.expected_cause for name, s in SCENARIOS.items()}
     for case in CASES:
         if case.scenario != "healthy":
-            assert declared[case.scenario] == case.cause or case.scenario == "tls-only"
+            # (a login method the user chose, not "auto", may meet another cause)
+            assert declared[case.scenario] == case.cause or case.scenario == "tls-only" or case.auth != "auto"
 
 
 async def run_cli(*args: str, env: dict[str, str], stdin: bytes | None = None) -> tuple[int, str, str]:
@@ -204,3 +209,59 @@ async def test_clear_login_with_no_encryption_anywhere_says_so(
     assert any("neither STARTTLS nor SSL/TLS" in step.en for step in warning.remedy), warning.remedy
     assert any("STARTTLS も SSL/TLS も" in step.ja for step in warning.remedy), warning.remedy
     assert [a["port"] for a in warning.evidence["alternatives"]], warning.evidence  # it did probe
+
+
+@pytest.mark.parametrize("security", ["plain", "starttls"])
+async def test_no_stls_and_no_tls_port_says_no_encryption_exists(
+    lab_factory: Callable[..., LabServer], security: str
+) -> None:
+    # Issue 13 item 4, before any login: "plain" without --allow-plaintext, or "starttls"
+    # where STLS is missing, and no encrypted alternative answers.  The verdict says that
+    # no encryption exists (we probed), not "set STARTTLS" or "the server supports encryption".
+    from pop3doctor.diagnosis.model import Report, Settings
+    from pop3doctor.diagnosis.runner import diagnose
+
+    async with lab_factory("no-stls") as lab:
+        settings = Settings(lab.host, lab.port, security, lab.user, timeout=2)  # type: ignore[arg-type]
+        report = Report(settings)
+        _ = [f async for f in diagnose(settings, lab.password, extra_ports=(), report=report)]
+    assert (report.cause, report.suggested) == ("no-encryption-offered", None)
+    failed = next(f for f in report.findings if f.cause == "no-encryption-offered" and f.stage != "summary")
+    probed = failed.evidence["alternatives"]
+    assert {(a["security"], a["ok"]) for a in probed} >= {("ssl", False)}, probed
+    assert "STARTTLS" in failed.title.en and "STARTTLS" in failed.title.ja
+    assert any("--allow-plaintext" in step.en for step in failed.remedy)
+    assert not any("{" in step.en or "{" in step.ja for step in failed.remedy)
+
+
+def test_a_broken_certificate_is_not_no_encryption() -> None:
+    # A TLS port with a bad certificate does speak TLS: "no encryption here" would be false.
+    from pop3doctor.diagnosis.encryption import no_encryption_found
+
+    refused = {"port": 995, "security": "ssl", "ok": False, "cause": "connection-refused"}
+    bad_cert = {"port": 995, "security": "ssl", "ok": False, "cause": "cert-untrusted"}
+    no_stls = {"port": 110, "security": "starttls", "ok": False, "cause": "starttls-unavailable"}
+    assert no_encryption_found([refused, no_stls])
+    assert not no_encryption_found([bad_cert, no_stls])
+    assert not no_encryption_found([])  # nothing probed proves nothing
+
+
+async def test_refused_apop_names_the_method_and_both_candidates(
+    lab_factory: Callable[..., LabServer], tmp_path: Path
+) -> None:
+    # Issue 13 item 1: "-ERR [AUTH] Authentication failed." to APOP is no evidence of a wrong
+    # password; the explanation says what else it may be, in both languages.
+    from pop3doctor.diagnosis.model import Report, Settings
+    from pop3doctor.diagnosis.runner import diagnose
+
+    async with lab_factory("apop-no-secret") as lab:
+        ca = tmp_path / "lab-ca.pem"
+        ca.write_bytes(lab.ca_pem)
+        settings = Settings(lab.host, lab.tls_port, "ssl", lab.user, ca_file=str(ca), timeout=2, auth="apop")  # type: ignore[arg-type]
+        report = Report(settings)
+        _ = [f async for f in diagnose(settings, lab.password, extra_ports=(), report=report)]
+    refused = next(f for f in report.findings if f.stage == "login")
+    assert refused.cause == "auth-mechanism-unsupported" and refused.evidence["mechanism"] == "APOP"
+    assert "APOP" in refused.explanation.en and "password is wrong" in refused.explanation.en
+    assert "APOP" in refused.explanation.ja
+    assert report.suggested is None  # over TLS another port would not change the login

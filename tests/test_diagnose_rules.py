@@ -27,10 +27,12 @@ def change_rule(monkeypatch: pytest.MonkeyPatch, code: str, **changes: Any) -> N
     monkeypatch.setattr(causes, "_causes", lambda: MappingProxyType(table))
 
 
-async def diagnose_lab(lab: LabServer, tmp_path: Any, *, port: int | None = None, security: str = "ssl") -> Report:
+async def diagnose_lab(
+    lab: LabServer, tmp_path: Any, *, port: int | None = None, security: str = "ssl", **more: Any
+) -> Report:
     ca = tmp_path / "lab-ca.pem"
     lab.write_ca(str(ca))
-    settings = Settings(lab.host, port or lab.tls_port, security, lab.user, ca_file=str(ca), timeout=2)
+    settings = Settings(lab.host, port or lab.tls_port, security, lab.user, ca_file=str(ca), timeout=2, **more)
     report = Report(settings)
     extra = tuple(p for p in (lab.tls_port, lab.port) if p is not None)
     async for _ in diagnose(settings, lab.password, extra_ports=extra, report=report):
@@ -100,9 +102,12 @@ async def test_a_refused_login_probes_alternatives_only_when_its_cause_asks(
     assert "alternatives" not in finding(report, "login").evidence
     change_rule(monkeypatch, "auth-failed", alternatives=frozenset({"login"}))
     async with lab_factory("wrong-password") as lab:
-        report = await diagnose_lab(lab, tmp_path)
-    assert report.cause == "auth-failed"
-    assert "alternatives" in finding(report, "login").evidence
+        clear = await diagnose_lab(lab, tmp_path, port=lab.port, security="plain", allow_plaintext=True, auth="user")
+        encrypted = await diagnose_lab(lab, tmp_path)
+    assert clear.cause == "auth-failed"
+    assert "alternatives" in finding(clear, "login").evidence
+    # Refused over TLS: another port or mode would not change the login, so no probe.
+    assert "alternatives" not in finding(encrypted, "login").evidence
 
 
 # -- the data itself ---------------------------------------------------------------------

@@ -61,6 +61,8 @@ def test_inline_password_needs_a_private_file_and_never_shows(tmp_path: Path) ->
         ('password_env = "A"\npassword_command = ["x"]\n', "exactly one of password_env"),
         ('password_env = "A"\nfolder = "x"\n', "unknown keys: folder"),
         ('password_env = "A"\nmbox = "x"\n', "exactly one of maildir and mbox"),
+        ('password_env = "A"\nauth = "md5"\n', "auth must be one of auto, user, plain, login, cram-md5, apop"),
+        ('password_env = "A"\nauth = true\n', "auth"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, extra: str, word: str) -> None:
@@ -227,3 +229,11 @@ def test_good_values_of_every_kind_load(tmp_path: Path) -> None:
     assert config.account.endpoint.port == 2995 and config.account.endpoint.allow_plaintext is False
     assert config.options.only_new is True and config.options.max_size == 0
     assert config.account.endpoint.ca_file == (tmp_path / "ca.pem").as_posix()
+
+
+def test_auth_is_the_mail_programs_login_method(tmp_path: Path) -> None:
+    # Issue 13 item 1: fetch logs in as the mail program is set to; default "auto" (normal password).
+    (config,) = load_config(_write(tmp_path, BASE + 'password_env = "A"\nauth = "apop"\n'))
+    assert config.account.endpoint.auth == "apop"
+    (config,) = load_config(_write(tmp_path, BASE + 'password_env = "A"\n'))
+    assert config.account.endpoint.auth == "auto"

@@ -40,6 +40,7 @@ ADDED_CODES = [
     "response-too-long",  # TOP/CAPA/LIST/UIDL beyond its cap
     "message-larger-than-listed",  # RETR far beyond LIST's size: aborted, not deleted
     "diagnosis-deadline",  # diagnose stopped at --deadline
+    "no-encryption-offered",  # no STLS, and no encrypted alternative found (issue 13 item 4)
 ]
 ALL_CODES = STABLE_CODES + ADDED_CODES
 

@@ -44,6 +44,9 @@ REAL_LINES = [
     ("-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",
      "plaintext-auth-disallowed"),
     ("-ERR [IN-USE] Mailbox is locked by another POP3 session.", "mailbox-in-use"),
+    # [IN-USE] for a connection limit: the wording refines the code (observed on the wire)
+    ("-ERR [IN-USE] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=1)",
+     "server-busy"),
     ("-ERR [SYS/TEMP] Couldn't sync mailbox.", "server-temporary-error"),
     ("-ERR [SYS/TEMP] Server shutting down.", "server-temporary-error"),
     ("-ERR Disconnected for inactivity.", "connection-dropped"),

@@ -168,6 +168,26 @@ async def test_no_stls(lab_factory) -> None:
         await c.close()
 
 
+TESTED.add("apop-no-secret")
+
+
+async def test_apop_no_secret(lab_factory) -> None:
+    import hashlib
+    import re
+
+    async with lab_factory("apop-no-secret") as lab:
+        c = await RawPop3.open(lab)
+        stamp = re.search(rb"<[^>]+>", await c.greet())
+        assert stamp, "the greeting carries an APOP timestamp"
+        digest = hashlib.md5(stamp.group(0) + lab.password.encode()).hexdigest()  # right password
+        assert await c.cmd(f"APOP {lab.user} {digest}") == b"-ERR [AUTH] Authentication failed."
+        await c.close()
+        c = await RawPop3.open(lab)
+        await c.greet()
+        assert await c.login(lab) == b"+OK Logged in."  # the normal password works
+        await c.close()
+
+
 TESTED.add("tls-only")
 
 

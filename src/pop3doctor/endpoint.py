@@ -30,6 +30,10 @@ class Security(enum.StrEnum):
 #: programs use unless told otherwise.
 DEFAULT_PORTS = {Security.SSL: 995, Security.STARTTLS: 110, Security.PLAIN: 110}
 
+#: The login methods a mail program can be set to (``Endpoint.auth``, ``--auth``,
+#: ``auth`` in accounts.toml): "auto" is the normal password.
+AUTH_METHODS = ("auto", "user", "plain", "login", "cram-md5", "apop")
+
 
 @dataclass(frozen=True)
 class Endpoint:

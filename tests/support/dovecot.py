@@ -227,6 +227,9 @@ class DovecotServer:
     pytest fixtures below do this for you.
     """
 
+    #: The server matrix's name for it (tests/support/matrix.py `MatrixServer`).
+    name = "dovecot"
+
     def __init__(self, ca: trustme.CA, options: DovecotOptions | None = None) -> None:
         check_available()
         self.options = options or DovecotOptions()
@@ -349,6 +352,11 @@ class DovecotServer:
         return self._process is not None and self._process.poll() is None
 
     # -- mailboxes -------------------------------------------------------------
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Port name -> port, for the server matrix: "pop3" (STLS offered) and "pop3s"."""
+        return {"pop3": self.pop3_port, "pop3s": self.pop3s_port}
 
     def maildir(self, user: str | None = None) -> Path:
         """The Maildir of ``user`` (default alice)."""

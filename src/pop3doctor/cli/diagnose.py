@@ -12,7 +12,7 @@ import click
 
 from pop3doctor.cli.console import make_console
 from pop3doctor.cli.discover import settings_for_diagnose
-from pop3doctor.cli.options import CannotCreate, connection_options, read_password, security_and_port
+from pop3doctor.cli.options import CannotCreate, auth_option, connection_options, read_password, security_and_port
 from pop3doctor.cli.render import render_finding, render_verdict
 from pop3doctor.diagnosis.auto_security import auto_security
 from pop3doctor.diagnosis.markdown import render_markdown
@@ -110,17 +110,7 @@ def _check_report_path(path: str, lang: Lang) -> None:
     type=click.Path(dir_okay=False),
     help="write a redacted Markdown support report to this file",
 )
-@click.option(
-    "--auth",
-    type=click.Choice(["auto", "user", "plain", "login", "cram-md5", "apop"]),
-    default="auto",
-    show_default=True,
-    help=(
-        "ログイン方式 / login method, as set in the mail program: auto = 通常のパスワード / normal password"
-        " (AUTH PLAIN, LOGIN or USER/PASS); cram-md5, apop = 暗号化されたパスワード / encrypted password,"
-        " used only when chosen"
-    ),
-)
+@auth_option
 @click.option(
     "--extra-port",
     "extra_ports",

@@ -31,7 +31,7 @@ from rich.progress import (
 
 from pop3doctor.cli.console import make_console
 from pop3doctor.cli.interrupt import FetchInterrupted, QuitWatch
-from pop3doctor.cli.options import connection_options, read_password, security_and_port
+from pop3doctor.cli.options import auth_option, connection_options, read_password, security_and_port
 from pop3doctor.endpoint import Endpoint, Security, default_port
 from pop3doctor.escaping import json_text, visible
 from pop3doctor.i18n import Lang, catalog, resolve_lang
@@ -236,6 +236,7 @@ def _store(maildir: Path | None, mbox: Path | None, lock_wait: float) -> Store:
 
 @click.command("fetch", cls=_FetchCommand)
 @connection_options
+@auth_option
 @click.option("--maildir", type=click.Path(file_okay=False, path_type=Path), help="Deliver into this Maildir.")
 @click.option("--mbox", type=click.Path(dir_okay=False, path_type=Path), help="Append to this mbox file.")
 @click.option("--keep", "mode", flag_value="keep", default=True, help="Leave mail on the server (default).")
@@ -387,6 +388,7 @@ def _job_from_options(opts: dict[str, Any]) -> _Job:
         opts["user"],
         ca_file=opts["ca_file"],
         allow_plaintext=opts["allow_plaintext"],
+        auth=opts["auth"],
     )
     account = Account(
         endpoint, timeouts=Timeouts.from_total(opts["timeout"]), nameservers=list(opts["dns_servers"]) or None

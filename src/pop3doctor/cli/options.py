@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from pop3doctor.endpoint import DEFAULT_PORTS, Security, default_port, host_problem
+from pop3doctor.endpoint import AUTH_METHODS, DEFAULT_PORTS, Security, default_port, host_problem
 from pop3doctor.i18n import Lang, catalog, resolve_lang
 
 _t = catalog("cli")
@@ -69,6 +69,20 @@ def connection_options(func: F) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+#: ``--auth``, for diagnose and fetch alike: the mail program's login method.
+auth_option = click.option(
+    "--auth",
+    type=click.Choice(AUTH_METHODS),
+    default="auto",
+    show_default=True,
+    help=(
+        "ログイン方式 / login method, as set in the mail program: auto = 通常のパスワード / normal password"
+        " (AUTH PLAIN, LOGIN or USER/PASS); cram-md5, apop = 暗号化されたパスワード / encrypted password,"
+        " used only when chosen"
+    ),
+)
 
 
 def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -12,13 +12,14 @@ from collections.abc import AsyncIterator, Collection
 
 from pop3doctor.diagnosis import messages as m
 from pop3doctor.diagnosis.alternatives import alternatives_evidence, certificate_remedy, no_mode_cause
+from pop3doctor.diagnosis.encryption import no_encryption_found
 from pop3doctor.diagnosis.model import Finding, Settings, Status, Suggestion
 from pop3doctor.diagnosis.state import DIAGNOSABLE, Diagnosable, RunState, evidence_of, filled, is_ip, need
 from pop3doctor.endpoint import Security
 from pop3doctor.errors import AuthError, PolicyError
 from pop3doctor.i18n import Msg
 from pop3doctor.knowledge.causes import get_cause
-from pop3doctor.knowledge.evidence import cause_for_error
+from pop3doctor.knowledge.evidence import DIGEST_AUTH, cause_for_error, cause_for_refused_login
 from pop3doctor.knowledge.hostnames import is_mail_host_label
 from pop3doctor.protocol.errors import LocalProtocolError
 
@@ -51,10 +52,15 @@ async def login(state: RunState) -> AsyncIterator[Finding]:
     if run.security is Security.PLAIN and not s.allow_plaintext:
         # We never send a password in clear text unless told to.  Say what
         # to change instead: STARTTLS on this port, or SSL/TLS on 995.
-        evidence = {"stls_offered": caps.stls, "capabilities": caps.to_dict()}
-        evidence.update(await alternatives_evidence(run))
-        # No working mode: an encrypted one refused for its certificate is the finding (issue 13 item 5).
-        cause = "encryption-off" if run.report.suggested else no_mode_cause(evidence) or "starttls-unavailable"
+        probed = await alternatives_evidence(run)
+        evidence = {"stls_offered": caps.stls, "capabilities": caps.to_dict(), **probed}
+        if run.report.suggested:
+            cause = "encryption-off"
+        elif no_encryption_found(probed["alternatives"]) and not caps.stls:
+            cause = "no-encryption-offered"
+        else:
+            # An encrypted mode refused only for its certificate is the finding (issue 13 item 5).
+            cause = no_mode_cause(probed) or "starttls-unavailable"
         yield run.problem("login", cause, evidence=evidence)
         return
     password = state.options.password
@@ -117,6 +123,12 @@ async def _refused(state: RunState, exc: AuthError, holding: frozenset[str]) -> 
     cause = get_cause(cause_for_error(exc)).reported_as("login", holding)
     evidence = evidence_of(exc)
     extra: list[Msg] = []
+    note: Msg | None = None
+    if cause_for_refused_login(cause, s.auth) != cause:
+        # A bare "no" to APOP or CRAM-MD5: name the method, not the password.
+        cause = cause_for_refused_login(cause, s.auth)
+        evidence["mechanism"] = DIGEST_AUTH[s.auth]
+        note = m.fmt(m.DIGEST_LOGIN_AMBIGUOUS, mechanism=DIGEST_AUTH[s.auth])
     full = _full_address(s, options.email_domain)
     if cause in ("auth-failed", "user-unknown") and full and options.password is not None:
         if options.try_username_forms:
@@ -127,9 +139,11 @@ async def _refused(state: RunState, exc: AuthError, holding: frozenset[str]) -> 
                 run.suggest(Suggestion(s.host, s.port, s.security, full))
         else:
             extra.append(filled(m.USERNAME_HINT, {"full": full}))
-    if get_cause(cause).probes_alternatives("login"):
+    if get_cause(cause).probes_alternatives("login") and not need(state.client).encrypted:
+        # Over TLS servers often take what they refused in clear.  Already encrypted,
+        # another port or mode would not change the login: suggest none.
         evidence.update(await alternatives_evidence(run))
-    return run.problem("login", cause, evidence=evidence, extra_remedy=extra)
+    return run.problem("login", cause, evidence=evidence, extra_remedy=extra, note=note)
 
 
 async def _try_user(state: RunState, user: str, password: str) -> bool:

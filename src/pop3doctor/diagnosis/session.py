@@ -16,6 +16,7 @@ from typing import Any
 from pop3doctor.client import Pop3Client
 from pop3doctor.diagnosis import messages as m
 from pop3doctor.diagnosis.alternatives import ProbeResult, alternatives_evidence, probe
+from pop3doctor.diagnosis.encryption import no_encryption_found
 from pop3doctor.diagnosis.model import Finding, Suggestion
 from pop3doctor.diagnosis.state import Diagnosable, Run, RunState, evidence_of, need
 from pop3doctor.diagnosis.tasks import Hedged, hedge
@@ -72,6 +73,8 @@ async def tls_failed(state: RunState, exc: Diagnosable) -> AsyncIterator[Finding
     cause = cause_for_error(exc, implicit_tls=implicit)
     if get_cause(cause).probes_alternatives("implicit-tls" if implicit else "starttls"):
         evidence.update(await alternatives_evidence(run))
+        if cause == "starttls-unavailable" and no_encryption_found(evidence["alternatives"]):
+            cause = "no-encryption-offered"  # we probed: not "set STARTTLS" (issue 13 item 4)
     yield run.problem("tls", cause, evidence=evidence)
 
 

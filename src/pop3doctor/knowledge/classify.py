@@ -56,6 +56,9 @@ class Pattern:
     source: str
     sample: str
     stages: frozenset[str] | None
+    #: Definitive response codes this wording overrides ("IN-USE"): servers send
+    #: [IN-USE] for connection limits too (Dovecot's mail_max_userip_connections).
+    refines: frozenset[str] = frozenset()
 
     def applies(self, text: str, stage: str | None) -> bool:
         if self.stages is not None and stage not in self.stages:
@@ -82,6 +85,7 @@ def _parse_pattern(raw: dict[str, Any]) -> Pattern:
         source=str(raw["source"]),
         sample=str(raw["sample"]),
         stages=frozenset(stages) if stages is not None else None,
+        refines=frozenset(raw.get("refines", ())),
     )
 
 
@@ -134,6 +138,9 @@ def classify_detail(
     if code is not None:
         definitive = _DEFINITIVE.get(code.parts[:2]) or _DEFINITIVE.get(code.parts[:1])
         if definitive:
+            refining = next((p for p in all_patterns() if str(code) in p.refines and p.applies(text, stage)), None)
+            if refining is not None:
+                return Classification(refining.cause, code, refining.source, refining.id)
             return Classification(definitive[0], code, definitive[1])
     pattern = match_wording(text, stage)
     if pattern is not None:

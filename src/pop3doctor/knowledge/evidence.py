@@ -215,3 +215,24 @@ def cause_for_server_error(exc: ServerError) -> str:
     if cause is not None:
         return cause
     return _STAGE_DEFAULTS.get(exc.stage, "server-permanent-error" if stage != "login" else "auth-failed")
+
+
+#: "Encrypted password" login methods (``--auth``).  The server needs a secret of
+#: its own for them, and servers that announce them often hold none for the user.
+DIGEST_AUTH = {"apop": "APOP", "cram-md5": "CRAM-MD5"}
+
+#: Causes a refusal's wording gives when it says only "no" to the credentials.
+_GENERIC_REFUSALS = frozenset({"auth-failed", "user-unknown"})
+
+
+def cause_for_refused_login(cause: str, auth: str) -> str:
+    """``cause`` of a refused login, read with the login method ``auth`` the user chose.
+
+    A bare "no" to APOP or CRAM-MD5 is as likely "no secret for this method
+    here" as a wrong password: it is reported as the method not matching the
+    server, never as a wrong password without evidence (issue 13 item 1).
+    A specific reply (POP disabled, account locked, ...) keeps its own cause.
+    """
+    if auth in DIGEST_AUTH and cause in _GENERIC_REFUSALS:
+        return "auth-mechanism-unsupported"
+    return cause

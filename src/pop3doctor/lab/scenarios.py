@@ -88,6 +88,10 @@ class Scenario:
     greeting: str = DOVECOT_GREETING
     #: Offer APOP (timestamp in the greeting).
     apop: bool = True
+    #: Hold an APOP secret for the user.  False: the greeting still carries a
+    #: timestamp but every APOP is refused (with ``auth_failure``), as on servers
+    #: that keep only password hashes (issue 13 item 1).
+    apop_secret: bool = True
     #: Listen on the plain (STLS) port at all.
     plain_port: bool = True
     #: Offer STLS on the plain port.
@@ -211,6 +215,13 @@ _add(Scenario(
     "plaintext-auth-disallowed",
     apop=False,
     plaintext_needs_tls=True,
+))
+_add(Scenario(
+    "apop-no-secret",
+    Msg("APOP の timestamp はあるが APOP 用のパスワードがない（通常のパスワードは使える）",
+        "APOP timestamp in the greeting but no APOP secret (the normal password works)"),
+    "ok",
+    apop_secret=False,
 ))
 _add(Scenario(
     "no-stls",

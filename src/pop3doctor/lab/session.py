@@ -326,8 +326,10 @@ class Session:
             expected = hashlib.md5(  # noqa: S324 - RFC 1939 APOP is defined with MD5
                 (self._timestamp + self.server.password).encode()
             ).hexdigest()
-            ok = args[0] == self.server.user and hmac.compare_digest(
-                args[1].lower().encode(), expected.encode()
+            ok = (
+                self.scenario.apop_secret
+                and args[0] == self.server.user
+                and hmac.compare_digest(args[1].lower().encode(), expected.encode())
             )
             await self._login("APOP", args[0], ok)
             return True

@@ -7,6 +7,7 @@
     user = "alice@example.com"
     security = "ssl"                  # ssl | starttls | plain   (default ssl)
     port = 995                        # optional
+    auth = "auto"                     # auto (normal password) | user | plain | login | cram-md5 | apop
     password_env = "WORK_POP_PASSWORD"            # one of these four
     # password_command = ["pass", "show", "mail/work"]   (argv list, no shell)
     # password_keyring = "pop3doctor"             (keyring service; username = user)
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pop3doctor.endpoint import Endpoint, Security, default_port, host_problem
+from pop3doctor.endpoint import AUTH_METHODS, Endpoint, Security, default_port, host_problem
 from pop3doctor.i18n import Lang, Msg, catalog
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.sync.engine import Account, DeleteMode, FetchOptions
@@ -97,6 +98,7 @@ _SCHEMA: dict[str, _Rule] = {
     "user": _STRING,
     "port": _Rule("integer", 1, 65535),
     "security": _STRING,
+    "auth": _STRING,
     "password_env": _STRING,
     "password_command": _Rule("string-or-list"),
     "password_keyring": _STRING,
@@ -198,6 +200,7 @@ def _account(name: str, table: Any, base: Path) -> AccountConfig:
     if problem is not None:
         raise ConfigError(_msg(_t.CONFIG_BAD_HOST, name=name, problem=problem))
     security = _security(name, table)
+    auth = _auth(name, table)
     source = _password_source(name, table)
     maildir, mbox = _destination(name, table)
     delete, days = _delete_rule(name, table)
@@ -209,6 +212,7 @@ def _account(name: str, table: Any, base: Path) -> AccountConfig:
         user,
         ca_file=_ca_file(name, table, base),
         allow_plaintext=table.get("allow_plaintext", False),
+        auth=auth,
     )
     account = Account(
         endpoint,
@@ -311,6 +315,18 @@ def _security(name: str, table: dict[str, Any]) -> Security:
             "[accounts.{name}] security must be ssl, starttls or plain",
             name=name,
         ) from None
+
+
+def _auth(name: str, table: dict[str, Any]) -> str:
+    auth = table.get("auth", "auto")
+    if auth not in AUTH_METHODS:
+        raise _err(
+            "[accounts.{name}] の auth は {choices} のいずれかです",
+            "[accounts.{name}] auth must be one of {choices}",
+            name=name,
+            choices=", ".join(AUTH_METHODS),
+        )
+    return str(auth)
 
 
 def _password_source(name: str, table: dict[str, Any]) -> PasswordSource:

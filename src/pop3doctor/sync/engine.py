@@ -27,6 +27,7 @@ from typing import Literal, Protocol
 from pop3doctor.client import Pop3Client
 from pop3doctor.endpoint import Endpoint
 from pop3doctor.errors import Pop3DoctorError, ServerError
+from pop3doctor.knowledge.evidence import cause_for_refused_login
 from pop3doctor.net.errors import NetError
 from pop3doctor.net.timeouts import Timeouts
 from pop3doctor.protocol.errors import LocalProtocolError
@@ -308,7 +309,9 @@ class _Run:
         try:
             await client.connect()
             stage = self._enter("login")
-            await client.login(self.account.endpoint.user, self.password)
+            auth = self.account.endpoint.auth
+            # The mail program's own method: "auto" is the normal password (issue 13 item 1).
+            await client.login(self.account.endpoint.user, self.password, mechanism=None if auth == "auto" else auth)
             stage = self._enter("list")
             to_fetch = await self._plan(client)
             stage = self._enter("retrieve")
@@ -344,7 +347,10 @@ class _Run:
             self._stop_locked(exc, stage)
         except Pop3DoctorError as exc:
             self._salvage()
-            self.report.stop(cause_for(exc, stage), stage, _detail(exc))
+            cause = cause_for(exc, stage)
+            if stage == "login":
+                cause = cause_for_refused_login(cause, self.account.endpoint.auth)
+            self.report.stop(cause, stage, _detail(exc))
         except OSError as exc:
             self._salvage()
             self.report.stop("local-storage", stage, _os_detail(exc))
