@@ -5,6 +5,14 @@ whose ``ru_maxrss`` is its high-water mark of resident memory (KiB on Linux),
 so no sampling can miss a short spike.  A child still running after
 ``kill_after`` seconds is killed (SIGKILL): the result then says so, and the
 test that expected a bounded run fails with the figures in hand.
+
+Why a small launcher in between: Linux carries the *parent's* memory high-water
+mark into a child's ``ru_maxrss`` at exec (the old address space's peak is
+recorded there), so a child of a pytest process grown to 260 MiB reported 260
+MiB whatever it used itself, and the bound depended on test order.  The
+launcher, a fresh small Python, forks the measured command, waits for it and
+hands back its rusage: the command's figure then carries only the launcher's
+~10 MiB.  Signals go to the process group, as a terminal's Ctrl-C does.
 """
 
 from __future__ import annotations
@@ -37,6 +45,19 @@ class Measured:
         )
 
 
+#: Forks and execs ``argv[2:]``, waits, and writes "<exit code> <ru_maxrss KiB>" to fd ``argv[1]``.
+_LAUNCHER = """
+import os, signal, sys
+fd, argv = int(sys.argv[1]), sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the measured command
+_, status, usage = os.wait4(pid, 0)
+os.write(fd, f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}".encode())
+"""
+
+
 def run_measured(
     args: list[str],
     *,
@@ -46,39 +67,47 @@ def run_measured(
 ) -> Measured:
     """``python -m pop3doctor *args``; SIGINT after ``sigint_after`` seconds when given."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        report_r, report_w = os.pipe()
         start = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pop3doctor", *args],
-            env={**os.environ, "COLUMNS": "200", **(env or {})},
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-        )
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _LAUNCHER, str(report_w), sys.executable, "-m", "pop3doctor", *args],
+                env={**os.environ, "COLUMNS": "200", **(env or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                pass_fds=(report_w,),
+                start_new_session=True,  # its own process group, for the signals below
+            )
+        finally:
+            os.close(report_w)
         killed = threading.Event()
 
         def watchdog() -> None:
             if sigint_after is not None and not done.wait(sigint_after):
-                os.kill(proc.pid, signal.SIGINT)
+                os.killpg(proc.pid, signal.SIGINT)
             if not done.wait(kill_after - (sigint_after or 0)):
                 killed.set()
-                os.kill(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)
 
         done = threading.Event()
         dog = threading.Thread(target=watchdog, daemon=True)
         dog.start()
-        _, status, usage = os.wait4(proc.pid, 0)
+        with os.fdopen(report_r, "rb") as report:
+            figures = report.read().split()  # empty when the launcher was killed
+        proc.wait()
         done.set()
         wall = time.monotonic() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
         dog.join()
         out.seek(0)
         err.seek(0)
+        returncode, maxrss_kib = (int(figures[0]), int(figures[1])) if len(figures) == 2 else (proc.returncode, 0)
         return Measured(
-            returncode=proc.returncode,
+            returncode=returncode,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
             wall_s=wall,
-            peak_rss_mib=usage.ru_maxrss / 1024,
+            peak_rss_mib=maxrss_kib / 1024,
             killed=killed.is_set(),
         )
 
