@@ -43,6 +43,7 @@ import base64
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -54,6 +55,7 @@ from typing import Any
 import pytest
 import trustme
 
+from pop3doctor.diagnosis.model import Report
 from support.dovecot import DovecotOptions, DovecotPool, DovecotServer, require_dovecot
 from support.matrix import RIGHT, WRONG, Row, check_row
 from support.messages import make_message, message_id
@@ -312,6 +314,12 @@ async def test_dovecot_ssl_required(ssl_required: Witnessed, row: Row, in_clear:
     await check_witnessed(ssl_required, row, in_clear)
 
 
+def _server_words(report: Report) -> str:
+    """What the server said in the findings that decided the verdict (transcripts and evidence)."""
+    return "\n".join(line for f in report.findings if f.cause == report.cause
+                      for line in [*f.transcript, json.dumps(f.evidence)])  # fmt: skip
+
+
 class _Session:
     """Another mail program of the same user, logged in on the plain port (allowed there) and kept open."""
 
@@ -332,8 +340,9 @@ async def test_dovecot_mail_max_userip_connections(pool: DovecotPool) -> None:
     first = _Session(server)
     try:
         assert first.replies[1].startswith(b"+OK") and first.replies[2].startswith(b"+OK"), first.replies
-        await check_row(server, Row("second session over mail_max_userip_connections", "pop3s", "ssl", "problem",
-                                    "server-busy"))  # fmt: skip
+        report = await check_row(server, Row("second session over mail_max_userip_connections", "pop3s", "ssl",
+                                             "problem", "server-busy"))  # fmt: skip
+        assert "[IN-USE] Maximum number of connections from user+IP exceeded" in _server_words(report)
     finally:
         first.close()
 
@@ -344,8 +353,9 @@ async def test_dovecot_locked_mailbox(pool: DovecotPool) -> None:
     first = _Session(server)
     try:
         assert first.replies[2].startswith(b"+OK"), first.replies
-        await check_row(server, Row("mailbox locked by another POP3 session", "pop3s", "ssl", "problem",
-                                    "mailbox-in-use"))  # fmt: skip
+        report = await check_row(server, Row("mailbox locked by another POP3 session", "pop3s", "ssl", "problem",
+                                             "mailbox-in-use"))  # fmt: skip
+        assert "[IN-USE] Mailbox is locked by another POP3 session." in _server_words(report)
     finally:
         first.close()
 
@@ -387,3 +397,35 @@ async def test_dovecot_uidl_format(pool: DovecotPool, tmp_path: Path, uidl_forma
     assert (deleted["fetched"], deleted["deleted"]) == (0, 5)
     assert _stored_ids(tmp_path) == sorted(message_id(m) for m in first + later)  # each exactly once
     assert server.maildir_count() == 0
+
+
+@pytest.fixture(scope="module")
+def uidl_md5(pool: DovecotPool) -> DovecotServer:
+    """``pop3_uidl_format = %m`` (header MD5) on Maildir, a storage that has no header MD5."""
+    return _with_mail(pool.start(DovecotOptions(extra_config="pop3_uidl_format = %m\n")))
+
+
+def test_dovecot_uidl_md5_on_maildir_breaks_off_uidl(uidl_md5: DovecotServer) -> None:
+    """What the row below meets, seen on the wire: login, STAT and LIST work; UIDL gets "+OK", then EOF."""
+    tls = ssl.create_default_context(cafile=str(uidl_md5.ca_file))
+    with socket.create_connection((uidl_md5.host, uidl_md5.pop3s_port), timeout=5) as raw:
+        with tls.wrap_socket(raw, server_hostname=uidl_md5.host) as sock:
+            reader = sock.makefile("rb")
+            assert reader.readline().startswith(b"+OK")
+            replies = []
+            for command in (f"USER {uidl_md5.user}", f"PASS {uidl_md5.password}", "STAT", "UIDL"):
+                sock.sendall(command.encode() + b"\r\n")
+                replies.append(reader.readline())
+            replies.append(reader.readline())
+    assert replies[1:] == [b"+OK Logged in.\r\n", b"+OK 1 " + str(len(MESSAGE)).encode() + b"\r\n", b"+OK\r\n", b""]
+    assert "UIDL: Header MD5 not found (pop3_uidl_format=%m not supported by storage?)" in uidl_md5.logs()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mailbox stage: a server that closes the connection after '+OK' to UIDL every time is reported as "
+    "connection-dropped (Wi-Fi, security software), not as the server failing to list the mailbox",
+)
+async def test_dovecot_uidl_md5_on_maildir(uidl_md5: DovecotServer) -> None:
+    await check_row(uidl_md5, Row("pop3_uidl_format %m on Maildir (UIDL breaks off)", "pop3s", "ssl", "problem",
+                                  "retrieval-failed"))  # fmt: skip
