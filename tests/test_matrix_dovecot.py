@@ -58,7 +58,7 @@ import trustme
 from pop3doctor.diagnosis.model import Report
 from support.dovecot import DovecotOptions, DovecotPool, DovecotServer, require_dovecot
 from support.matrix import RIGHT, WRONG, Row, check_row
-from support.messages import make_message, message_id
+from support.messages import make_message
 
 MESSAGE = b"From: lab@example.test\r\nSubject: matrix\r\n\r\nOne message, so a working login is ok.\r\n"
 
@@ -198,7 +198,11 @@ def secret_forms(user: str, password: str) -> list[bytes]:
 async def check_witnessed(server: Witnessed, row: Row, in_clear: bool) -> None:
     """`check_row`, then: the password went unencrypted exactly when the row says so."""
     server.reset()
-    await check_row(server, row)
+    report = await check_row(server, row)
+    if report.suggested is not None:
+        # A suggestion is something that was tried and worked, not a guess.
+        s = report.suggested
+        assert (s.port, s.security.value) in _probed_ok(report), (row.case, s, _probed_ok(report))
     password = {RIGHT: server.password, WRONG: "wrong-" + server.password}.get(row.password or "", row.password)
     assert password
     sent = server.sent()
@@ -314,6 +318,13 @@ async def test_dovecot_ssl_required(ssl_required: Witnessed, row: Row, in_clear:
     await check_witnessed(ssl_required, row, in_clear)
 
 
+def _probed_ok(report: Report) -> set[tuple[int, str]]:
+    """(port, security) of every alternative the diagnosis probed and found working."""
+    probes = [a for f in report.findings
+              for a in [*f.evidence.get("alternatives", ()), f.evidence.get("tls_on_same_port") or {}]]  # fmt: skip
+    return {(a["port"], a["security"]) for a in probes if a.get("ok")}
+
+
 def _server_words(report: Report) -> str:
     """What the server said in the findings that decided the verdict (transcripts and evidence)."""
     return "\n".join(line for f in report.findings if f.cause == report.cause
@@ -378,8 +389,9 @@ def _fetch(server: DovecotServer, tmp_path: Path, *extra: str) -> dict[str, Any]
     return summary
 
 
-def _stored_ids(tmp_path: Path) -> list[str]:
-    return sorted(message_id(p.read_bytes()) for sub in ("new", "cur") for p in (tmp_path / "Maildir" / sub).iterdir())
+def _stored(tmp_path: Path) -> list[bytes]:
+    """Every message file in the client's Maildir, sorted (a duplicate would show twice)."""
+    return sorted(p.read_bytes() for sub in ("new", "cur") for p in (tmp_path / "Maildir" / sub).iterdir())
 
 
 @pytest.mark.parametrize("uidl_format", UIDL_FORMATS)
@@ -388,14 +400,16 @@ async def test_dovecot_uidl_format(pool: DovecotPool, tmp_path: Path, uidl_forma
     first = [make_message(i, 3000 + 100 * i) for i in range(3)]
     server.deliver(first)
     await check_row(server, Row(f"right password with pop3_uidl_format {uidl_format}", "pop3s", "ssl", "ok", "ok"))
-    assert _fetch(server, tmp_path)["fetched"] == 3
+    summary = _fetch(server, tmp_path)
+    assert (summary["fetched"], summary["uid_source"]) == (3, "uidl")  # the UIDs are Dovecot's, in this format
     assert _fetch(server, tmp_path)["fetched"] == 0  # keep again: nothing stored twice
     later = [make_message(i, 2000) for i in range(3, 5)]
     server.deliver(later)
     assert _fetch(server, tmp_path)["fetched"] == 2  # only the new ones
     deleted = _fetch(server, tmp_path, "--delete")
     assert (deleted["fetched"], deleted["deleted"]) == (0, 5)
-    assert _stored_ids(tmp_path) == sorted(message_id(m) for m in first + later)  # each exactly once
+    # Each exactly once, and its bytes (line ends are LF on disk, see test_fetch_dovecot).
+    assert _stored(tmp_path) == sorted(m.replace(b"\r\n", b"\n") for m in first + later)
     assert server.maildir_count() == 0
 
 
