@@ -280,6 +280,9 @@ DEFAULT_ROWS = [
     entry("STLS on the implicit-TLS port", "pop3s", "starttls", "problem", "port-expects-tls",
           suggested=("pop3s", "ssl")),
     entry("implicit TLS on the STLS port", "pop3", "ssl", "problem", "port-expects-plain", suggested=("pop3s", "ssl")),
+    # No encryption set on the implicit-TLS port (with permission): Dovecot stays silent.
+    entry("clear text on the implicit-TLS port", "pop3s", "plain", "problem", "port-expects-tls",
+          suggested=("pop3s", "ssl"), settings=CLEAR),
 ]  # fmt: skip
 
 PLAINTEXT_OK_ROWS = [
