@@ -24,8 +24,8 @@ Dovecot 2.3.19.1 (9b53102964) replies observed on the wire (patterns.toml "Dovec
   number of connections from user+IP exceeded (mail_max_userip_connections=1)`` --
   [IN-USE], yet a connection limit, not a lock: the wording refines the code;
 * ``pop3_lock_session = yes`` with one session open: Dovecot waits about 10 s for the
-  lock (a fixed dotlock timeout), then ``-ERR [IN-USE] Mailbox is locked by another
-  POP3 session.`` in answer to PASS;
+  lock (``session_dotlock_set.timeout = 10`` in src/pop3/pop3-client.c), then
+  ``-ERR [IN-USE] Mailbox is locked by another POP3 session.`` in answer to PASS;
 * ``pop3_uidl_format = %m`` on Maildir: STAT and LIST work, UIDL gets ``+OK`` and then
   the connection closes (Dovecot logs ``UIDL: Header MD5 not found
   (pop3_uidl_format=%m not supported by storage?)``); ``%g`` on Maildir gives the
