@@ -43,6 +43,8 @@ REAL_LINES = [
     ("-ERR [AUTH] Authentication failed.", "auth-failed"),
     ("-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",
      "plaintext-auth-disallowed"),
+    # AUTH PLAIN in clear with disable_plaintext_auth (observed on the wire by test_matrix_dovecot)
+    ("-ERR [AUTH] Plaintext authentication disabled.", "plaintext-auth-disallowed"),
     ("-ERR [IN-USE] Mailbox is locked by another POP3 session.", "mailbox-in-use"),
     # [IN-USE] for a connection limit: the wording refines the code (observed on the wire)
     ("-ERR [IN-USE] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=1)",
