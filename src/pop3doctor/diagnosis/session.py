@@ -27,6 +27,7 @@ from pop3doctor.knowledge.evidence import cause_for_error
 from pop3doctor.knowledge.placeholders import login_delay_phrase
 from pop3doctor.net.errors import ReadTimeout
 from pop3doctor.net.timeouts import Timeouts
+from pop3doctor.protocol.errors import RemoteClosed
 from pop3doctor.protocol.events import Greeting
 
 
@@ -183,6 +184,19 @@ async def greeting_failed(state: RunState, exc: Diagnosable) -> AsyncIterator[Fi
     evidence = evidence_of(exc)
     # (A silence in clear text is read by `greeting` itself, with its TLS probe.)
     cause = cause_for_error(exc, implicit_tls=run.security is Security.SSL, stage="greeting")
+    if cause == "server-busy" and isinstance(exc, RemoteClosed) and run.security is not Security.SSL:
+        # Closed before any greeting in clear text: a server at its connection limit does
+        # that, and so does a TLS-only port whose handshake wait ended (Mailutils' pop3s
+        # after its handshake-timeout).  Ask the port in TLS before blaming the server
+        # (issue 13 item 3).
+        answer = await _tls_on_same_port(run)
+        evidence["tls_on_same_port"] = answer.to_dict()
+        if _speaks_tls(answer):
+            s = run.settings
+            run.suggest(Suggestion(s.host, s.port, Security.SSL, s.user))
+            note = m.NOTE_CLOSED_THEN_TLS if answer.ok else None  # else its certificate is the finding's evidence
+            yield run.problem("greeting", "port-expects-tls", evidence=evidence, note=note)
+            return
     if get_cause(cause).probes_alternatives("greeting"):
         evidence.update(await alternatives_evidence(run))
     yield run.problem("greeting", cause, evidence=evidence)
