@@ -11,6 +11,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 pytest_plugins = [
     "support.dovecot",
     "support.cyrus",
+    "support.mailutils",
     "support.lab",
 ]
 
