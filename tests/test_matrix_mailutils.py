@@ -206,8 +206,6 @@ async def test_mailutils_second_login_within_login_delay(mailutils_factory: Any)
 CLOSING_ROW = entry(
     "STLS on an implicit-TLS port that closes after 1 s", "pop3s", "starttls", "problem", "port-expects-tls",
     suggested=("pop3s", "ssl"),
-    xfail=(3, "the closed connection before any greeting is read as server-busy; connecting.py is not probing "
-              "TLS on the same port first"),
 )  # fmt: skip
 
 
