@@ -38,6 +38,8 @@ ROWS = [
     FetchRow("cyrus_redeliver", "pop3", "starttls", "maildir"),
     FetchRow("cyrus_redeliver", "pop3s", "ssl", "maildir"),
     FetchRow("cyrus_redeliver", "pop3s", "ssl", "mbox"),
+    FetchRow("mailutils", "pop3", "starttls", "maildir"),
+    FetchRow("mailutils", "pop3s", "ssl", "mbox"),
 ]
 
 

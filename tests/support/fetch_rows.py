@@ -85,6 +85,9 @@ Mode = Literal["keep", "new", "delete"]
 SERVER_HEADERS: dict[str, tuple[str, ...]] = {
     "dovecot": (),
     "cyrus": ("Return-Path", "Received", "X-Cyrus-Session-Id", "X-Sieve"),
+    # Mailutils serves each mbox message with an X-UIDL field it adds (its UIDs
+    # live in the mbox); observed in what mpop stored, not in what was delivered.
+    "mailutils": ("X-UIDL",),
 }
 
 
@@ -394,6 +397,10 @@ class Mpop(Tool):
             "tls on\n"
             f"tls_starttls {'on' if row.security == 'starttls' else 'off'}\n"
             f"tls_trust_file {server.ca_file}\n"
+            # "user" is the mail programs' normal password.  mpop's own default picks
+            # APOP whenever the greeting has a timestamp, and Mailutils, holding no APOP
+            # secret, refuses it ("authentication failed (method APOP)", observed).
+            "auth user\n"
             "timeout 30\n"
             "account row\n"
             f"host {server.host}\n"
