@@ -265,3 +265,43 @@ async def test_refused_apop_names_the_method_and_both_candidates(
     assert "APOP" in refused.explanation.en and "password is wrong" in refused.explanation.en
     assert "APOP" in refused.explanation.ja
     assert report.suggested is None  # over TLS another port would not change the login
+
+
+async def test_a_listing_dropped_once_stays_a_dropped_connection(tmp_path: Path) -> None:
+    # The counterpart of the Dovecot pop3_uidl_format=%m row (closed at UIDL every time ->
+    # retrieval-failed): closed at UIDL only once, the second connection lists fine, so the
+    # drop is the network's (connection-dropped), and that second look is in the evidence.
+    import dataclasses
+
+    import trustme
+
+    from pop3doctor.diagnosis.model import Report, Settings
+    from pop3doctor.diagnosis.runner import diagnose
+    from pop3doctor.lab.faults import Conn
+    from pop3doctor.lab.scenarios import get_scenario
+
+    drops = 0
+
+    async def drop_first_uidl(conn: Conn, verb: str, args: list[str]) -> bool:
+        nonlocal drops
+        if verb == "UIDL" and drops == 0:
+            drops += 1
+            await conn.send_line("+OK")
+            conn.abort()
+            return True
+        return False
+
+    scenario = dataclasses.replace(get_scenario("healthy"), name="drop-uidl-once", on_transaction=drop_first_uidl)
+    ca_file = tmp_path / "ca.pem"
+    async with LabServer(scenario, ca=trustme.CA()) as lab:
+        lab.write_ca(str(ca_file))
+        settings = Settings(lab.host, lab.tls_port, "ssl", lab.user, ca_file=str(ca_file), timeout=2)  # type: ignore[arg-type]
+        report = Report(settings)
+        _ = [f async for f in diagnose(settings, lab.password, extra_ports=(), report=report)]
+        logins = len(lab.logins)
+    failed = next(f for f in report.findings if f.stage == "mailbox" and f.cause)
+    assert (failed.cause, failed.evidence["asked_again"]) == (
+        "connection-dropped",
+        {"command": "UIDL", "closed_again": False},
+    )
+    assert logins == 2  # the second look logged in with the password that had just worked

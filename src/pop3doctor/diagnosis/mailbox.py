@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 
+from pop3doctor.client import Pop3Client
 from pop3doctor.diagnosis import messages as m
 from pop3doctor.diagnosis.model import Finding, Status
-from pop3doctor.diagnosis.state import Diagnosable, Mailbox, RunState, need
+from pop3doctor.diagnosis.state import DIAGNOSABLE, Diagnosable, Mailbox, RunState, evidence_of, need
+from pop3doctor.knowledge.evidence import cause_for_error
+from pop3doctor.protocol.errors import LocalProtocolError, RemoteClosed
 from pop3doctor.units import human_size
 
 #: A message larger than this gets a warning: many mail programs and
@@ -39,6 +42,57 @@ async def mailbox(state: RunState) -> AsyncIterator[Finding]:
                 evidence={"msgnum": msgnum, "octets": octets, "limit": LARGE_MESSAGE},
             )
     state.mailbox = Mailbox(count, size)
+
+
+async def _listings(client: Pop3Client) -> None:
+    count, _size = await client.stat()
+    if count:
+        await client.list()
+        await client.uidl()
+
+
+async def mailbox_failed(state: RunState, exc: Diagnosable) -> AsyncIterator[Finding]:
+    """A listing failed.  A connection closed in the middle of one is asked again once.
+
+    A dropped connection usually means the network (Wi-Fi, security software).
+    But some servers close at one command every time -- Dovecot with a
+    ``pop3_uidl_format`` its storage cannot give answers UIDL with "+OK" and
+    closes -- and then "check your network" cannot help.  The password has just
+    worked, so one more login with it risks no lockout: the same listings on a
+    new connection tell the two apart.  Closed again at the same command: the
+    server fails there (``retrieval-failed``); anything else: the drop stands.
+    """
+    run = state.run
+    evidence = evidence_of(exc)
+    cause = cause_for_error(exc)
+    note = None
+    password = state.options.password
+    if cause == "connection-dropped" and isinstance(exc, RemoteClosed) and password is not None:
+        again = await _closed_again(state, password, exc.during)
+        evidence["asked_again"] = {"command": exc.during, "closed_again": again}
+        if again:
+            cause = "retrieval-failed"
+            note = m.fmt(m.NOTE_CLOSED_AT_COMMAND_TWICE, command=exc.during)
+    yield run.problem("mailbox", cause, evidence=evidence, note=note)
+
+
+async def _closed_again(state: RunState, password: str, command: str) -> bool:
+    """The listings on a new connection: True when the server closes at ``command`` again."""
+    client = state.run.new_client()
+    try:
+        await client.connect()
+        await client.login(state.run.settings.user, password, mechanism=state.mechanism)
+        await _listings(client)
+        await client.quit()
+        return False
+    except RemoteClosed as again:
+        return again.during == command
+    except LocalProtocolError:
+        raise  # our own bug, not an answer of the server
+    except DIAGNOSABLE:  # anything else this time: not the same failure
+        return False
+    finally:
+        await client.aclose()
 
 
 async def retrieval(state: RunState) -> AsyncIterator[Finding]:

@@ -66,7 +66,14 @@ CAPABILITIES = Step(
 LOGIN = Step(
     "login", "login", login.login, needs=("client", "caps"), provides=("mechanism",), failed=login.login_failed
 )
-MAILBOX = Step("mailbox", "mailbox", mailbox.mailbox, needs=("client", "caps", "mechanism"), provides=("mailbox",))
+MAILBOX = Step(
+    "mailbox",
+    "mailbox",
+    mailbox.mailbox,
+    needs=("client", "caps", "mechanism"),
+    provides=("mailbox",),
+    failed=mailbox.mailbox_failed,
+)
 RETRIEVAL = Step("retrieval", "retrieval", mailbox.retrieval, needs=("client", "mailbox"))
 # Reached only when every step passed; files nothing, whatever happens.
 QUIT = Step("quit", "retrieval", mailbox.quit_politely, needs=("client",), failed=mailbox.quit_failed, new_clock=False)
