@@ -1,4 +1,4 @@
-"""The reply corpus (tests/data/server_replies.jsonl, issue 14): real server lines with their cause.
+"""The reply corpus (tests/data/server_replies/*.jsonl, issue 14): real server lines with their cause.
 
 One JSON object per distinct wording: the server and version, the command it
 answers, the stage, the cause a user must be told, the line, and where it comes
@@ -22,8 +22,13 @@ from pop3doctor.cli.explain import command as explain_command
 from pop3doctor.knowledge.causes import CAUSE_CODES
 from pop3doctor.knowledge.classify import classify_response
 
-CORPUS = Path(__file__).parent / "data" / "server_replies.jsonl"
-LINES: list[dict[str, Any]] = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
+CORPUS = Path(__file__).parent / "data" / "server_replies"
+LINES: list[dict[str, Any]] = [
+    json.loads(line)
+    for part in sorted(CORPUS.glob("*.jsonl"))
+    for line in part.read_text(encoding="utf-8").splitlines()
+    if line
+]
 FIELDS = {"server", "version", "command", "stage", "cause", "line", "source"}
 #: A line whose meaning needs the command it answers: what explain (no command known) says, and why.
 EXPLAIN_FIELDS = {"explain_cause", "explain_why"}
