@@ -46,8 +46,8 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
