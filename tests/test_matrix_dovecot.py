@@ -54,10 +54,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 from pop3doctor.diagnosis.model import Report
-from support.dovecot import DovecotOptions, DovecotPool, DovecotServer, require_dovecot
+from support.dovecot import DovecotOptions, DovecotPool, DovecotServer
 from support.matrix import RIGHT, WRONG, Row, check_row
 from support.messages import make_message
 
@@ -214,16 +213,6 @@ async def check_witnessed(server: Witnessed, row: Row, in_clear: bool) -> None:
         assert not seen, f"{row.case}: the password crossed the wire unencrypted"
 
 
-@pytest.fixture(scope="module")
-def pool(trustme_ca: trustme.CA) -> Iterator[DovecotPool]:
-    require_dovecot()
-    p = DovecotPool(trustme_ca)
-    try:
-        yield p
-    finally:
-        p.close()
-
-
 def _with_mail(server: DovecotServer) -> DovecotServer:
     server.deliver([MESSAGE])
     return server
@@ -238,20 +227,20 @@ def _witnessed(server: DovecotServer) -> Iterator[Witnessed]:
 
 
 @pytest.fixture(scope="module")
-def default(pool: DovecotPool) -> Iterator[Witnessed]:
+def default(dovecot_pool: DovecotPool) -> Iterator[Witnessed]:
     """Dovecot's defaults: ``disable_plaintext_auth = yes``."""
-    yield from _witnessed(_with_mail(pool.start(DovecotOptions(disable_plaintext_auth=True))))
+    yield from _witnessed(_with_mail(dovecot_pool.start(DovecotOptions(disable_plaintext_auth=True))))
 
 
 @pytest.fixture(scope="module")
-def plaintext_ok(pool: DovecotPool) -> Iterator[Witnessed]:
-    yield from _witnessed(_with_mail(pool.start(DovecotOptions(disable_plaintext_auth=False))))
+def plaintext_ok(dovecot_pool: DovecotPool) -> Iterator[Witnessed]:
+    yield from _witnessed(_with_mail(dovecot_pool.start(DovecotOptions(disable_plaintext_auth=False))))
 
 
 @pytest.fixture(scope="module")
-def ssl_required(pool: DovecotPool) -> Iterator[Witnessed]:
+def ssl_required(dovecot_pool: DovecotPool) -> Iterator[Witnessed]:
     """``ssl = required``: no password without TLS, even with ``disable_plaintext_auth = no``."""
-    yield from _witnessed(_with_mail(pool.start(DovecotOptions(disable_plaintext_auth=False,
+    yield from _witnessed(_with_mail(dovecot_pool.start(DovecotOptions(disable_plaintext_auth=False,
                                                                extra_config="ssl = required\n"))))  # fmt: skip
 
 
@@ -349,8 +338,8 @@ class _Session:
         self.sock.close()
 
 
-async def test_dovecot_mail_max_userip_connections(pool: DovecotPool) -> None:
-    server = _with_mail(pool.start(DovecotOptions(disable_plaintext_auth=False,
+async def test_dovecot_mail_max_userip_connections(dovecot_pool: DovecotPool) -> None:
+    server = _with_mail(dovecot_pool.start(DovecotOptions(disable_plaintext_auth=False,
                                                   extra_config="mail_max_userip_connections = 1\n")))  # fmt: skip
     first = _Session(server)
     try:
@@ -362,8 +351,8 @@ async def test_dovecot_mail_max_userip_connections(pool: DovecotPool) -> None:
         first.close()
 
 
-async def test_dovecot_locked_mailbox(pool: DovecotPool) -> None:
-    server = _with_mail(pool.start(DovecotOptions(disable_plaintext_auth=False,
+async def test_dovecot_locked_mailbox(dovecot_pool: DovecotPool) -> None:
+    server = _with_mail(dovecot_pool.start(DovecotOptions(disable_plaintext_auth=False,
                                                   extra_config="pop3_lock_session = yes\n")))  # fmt: skip
     first = _Session(server)
     try:
@@ -399,8 +388,8 @@ def _stored(tmp_path: Path) -> list[bytes]:
 
 
 @pytest.mark.parametrize("uidl_format", UIDL_FORMATS)
-async def test_dovecot_uidl_format(pool: DovecotPool, tmp_path: Path, uidl_format: str) -> None:
-    server = pool.start(DovecotOptions(extra_config=f"pop3_uidl_format = {uidl_format}\n"))
+async def test_dovecot_uidl_format(dovecot_pool: DovecotPool, tmp_path: Path, uidl_format: str) -> None:
+    server = dovecot_pool.start(DovecotOptions(extra_config=f"pop3_uidl_format = {uidl_format}\n"))
     first = [make_message(i, 3000 + 100 * i) for i in range(3)]
     server.deliver(first)
     await check_row(server, Row(f"right password with pop3_uidl_format {uidl_format}", "pop3s", "ssl", "ok", "ok"))
@@ -418,9 +407,9 @@ async def test_dovecot_uidl_format(pool: DovecotPool, tmp_path: Path, uidl_forma
 
 
 @pytest.fixture(scope="module")
-def uidl_md5(pool: DovecotPool) -> DovecotServer:
+def uidl_md5(dovecot_pool: DovecotPool) -> DovecotServer:
     """``pop3_uidl_format = %m`` (header MD5) on Maildir, a storage that has no header MD5."""
-    return _with_mail(pool.start(DovecotOptions(extra_config="pop3_uidl_format = %m\n")))
+    return _with_mail(dovecot_pool.start(DovecotOptions(extra_config="pop3_uidl_format = %m\n")))
 
 
 def test_dovecot_uidl_md5_on_maildir_breaks_off_uidl(uidl_md5: DovecotServer) -> None:

@@ -60,6 +60,7 @@ import pytest
 import trustme
 
 from support.dovecot import ensure_mail_account, free_port, in_ci
+from support.pools import ServerPool
 
 CYRUS_ROOT = Path(os.environ.get("P3D_CYRUS_ROOT", "/opt/pop3doctor-cyrus"))
 DEFAULT_HOST = "127.0.0.4"
@@ -302,21 +303,11 @@ EVENTS {{
         return f"<CyrusServer {self.host} pop3={self.pop3_port} pop3s={self.pop3s_port} dir={self.directory}>"
 
 
-class CyrusPool:
-    """Starts servers on demand and stops them all at :meth:`close`."""
+class CyrusPool(ServerPool[CyrusServer]):
+    """Starts Cyrus servers on demand and stops them all at :meth:`close`."""
 
     def __init__(self, ca: trustme.CA) -> None:
-        self._ca = ca
-        self._servers: list[CyrusServer] = []
-
-    def start(self, options: CyrusOptions | None = None, **kwargs: Any) -> CyrusServer:
-        server = CyrusServer(self._ca, options or CyrusOptions(**kwargs))
-        self._servers.append(server)
-        return server.start()
-
-    def close(self) -> None:
-        while self._servers:
-            self._servers.pop().stop()
+        super().__init__(lambda options=None, **kw: CyrusServer(ca, options or CyrusOptions(**kw)))
 
 
 @contextlib.contextmanager

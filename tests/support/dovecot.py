@@ -59,12 +59,14 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
+
+from support.pools import ServerPool, servers_of
 
 DOVECOT = Path("/usr/sbin/dovecot")
 DEFAULT_HOST = "127.0.0.2"
@@ -602,28 +604,11 @@ service pop3-login {{
 {_quiet_failures(s)}"""
 
 
-class DovecotPool:
-    """Starts servers on demand and stops them all at :meth:`close` (backs the fixtures)."""
+class DovecotPool(ServerPool[DovecotServer]):
+    """Starts Dovecots on demand and stops them all at :meth:`close` (backs the fixtures)."""
 
     def __init__(self, ca: trustme.CA) -> None:
-        self._ca = ca
-        self._servers: list[DovecotServer] = []
-
-    @property
-    def servers(self) -> list[DovecotServer]:
-        """The servers started here and not yet stopped, oldest first."""
-        return list(self._servers)
-
-    def start(self, options: DovecotOptions | None = None, **kwargs: Any) -> DovecotServer:
-        """Start a server with ``options`` or ``DovecotOptions(**kwargs)``."""
-        server = DovecotServer(self._ca, options or DovecotOptions(**kwargs))
-        self._servers.append(server)
-        return server.start()
-
-    def close(self) -> None:
-        """Stop every server started here, newest first."""
-        while self._servers:
-            self._servers.pop().stop()
+        super().__init__(lambda options=None, **kw: DovecotServer(ca, options or DovecotOptions(**kw)))
 
 
 @contextlib.contextmanager
@@ -663,6 +648,13 @@ def dovecot_plain_ok(trustme_ca: trustme.CA) -> Iterator[DovecotServer]:
         yield pool.start(disable_plaintext_auth=False)
 
 
+@pytest.fixture(scope="module")
+def dovecot_pool(trustme_ca: trustme.CA) -> Iterator[DovecotPool]:
+    """A module-wide pool: ``dovecot_pool.start(options)`` for servers shared by a module's tests."""
+    with _pool(trustme_ca) as pool:
+        yield pool
+
+
 @pytest.fixture
 def dovecot_factory(trustme_ca: trustme.CA) -> Iterator[Callable[..., DovecotServer]]:
     """``dovecot_factory(**DovecotOptions fields)`` starts a server stopped after the test."""
@@ -670,23 +662,11 @@ def dovecot_factory(trustme_ca: trustme.CA) -> Iterator[Callable[..., DovecotSer
         yield pool.start
 
 
-def _servers_of(item: pytest.Item) -> Mapping[str, DovecotServer]:
-    funcargs: dict[str, object] = getattr(item, "funcargs", {})
-    found: dict[str, DovecotServer] = {}
-    for name, value in funcargs.items():
-        if isinstance(value, DovecotServer):
-            found[name] = value
-        owner = getattr(value, "__self__", None)  # dovecot_factory is a bound DovecotPool.start
-        if isinstance(owner, DovecotPool):
-            found.update({f"{name}[{i}]": server for i, server in enumerate(owner.servers)})
-    return found
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     """Attach the Dovecot log of every server a failed test used to its report."""
     report = yield
     if report.failed and call.when == "call":
-        for name, server in _servers_of(item).items():
+        for name, server in servers_of(item, DovecotServer).items():
             report.sections.append((f"dovecot log ({name})", server.logs()))
     return report

@@ -67,6 +67,7 @@ import pytest
 import trustme
 
 from support.dovecot import ensure_mail_account, free_port, in_ci
+from support.pools import ServerPool, servers_of
 
 POP3D = Path(os.environ.get("P3D_MAILUTILS_POP3D", "/usr/sbin/pop3d"))
 DEFAULT_HOST = "127.0.0.3"
@@ -301,21 +302,11 @@ stat-file "{d}/state/login.stat;-grdfil";
         return f"<MailutilsServer {self.host} {self._ports} dir={self.directory}>"
 
 
-class MailutilsPool:
-    """Starts servers on demand and stops them all at :meth:`close`."""
+class MailutilsPool(ServerPool[MailutilsServer]):
+    """Starts pop3d servers on demand and stops them all at :meth:`close`."""
 
     def __init__(self, ca: trustme.CA) -> None:
-        self._ca = ca
-        self.servers: list[MailutilsServer] = []
-
-    def start(self, options: MailutilsOptions | None = None, **kwargs: Any) -> MailutilsServer:
-        server = MailutilsServer(self._ca, options or MailutilsOptions(**kwargs))
-        self.servers.append(server)
-        return server.start()
-
-    def close(self) -> None:
-        for server in self.servers:
-            server.stop()
+        super().__init__(lambda options=None, **kw: MailutilsServer(ca, options or MailutilsOptions(**kw)))
 
 
 @contextlib.contextmanager
@@ -356,23 +347,11 @@ def mailutils_factory(trustme_ca: trustme.CA) -> Iterator[Any]:
         yield pool.start
 
 
-def _servers_of(item: pytest.Item) -> dict[str, MailutilsServer]:
-    funcargs: dict[str, object] = getattr(item, "funcargs", {})
-    found: dict[str, MailutilsServer] = {}
-    for name, value in funcargs.items():
-        if isinstance(value, MailutilsServer):
-            found[name] = value
-        owner = getattr(value, "__self__", None)  # mailutils_factory is a bound MailutilsPool.start
-        if isinstance(owner, MailutilsPool):
-            found.update({f"{name}[{i}]": server for i, server in enumerate(owner.servers)})
-    return found
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     """Attach the pop3d log of every Mailutils server a failed test used to its report."""
     report = yield
     if report.failed and call.when == "call":
-        for name, server in _servers_of(item).items():
+        for name, server in servers_of(item, MailutilsServer).items():
             report.sections.append((f"mailutils pop3d log ({name})", server.logs()))
     return report
