@@ -236,7 +236,7 @@ async def test_no_stls_and_no_tls_port_says_no_encryption_exists(
 
 def test_a_broken_certificate_is_not_no_encryption() -> None:
     # A TLS port with a bad certificate does speak TLS: "no encryption here" would be false.
-    from pop3doctor.diagnosis.encryption import no_encryption_found
+    from pop3doctor.diagnosis.alternatives import no_encryption_found
 
     refused = {"port": 995, "security": "ssl", "ok": False, "cause": "connection-refused"}
     bad_cert = {"port": 995, "security": "ssl", "ok": False, "cause": "cert-untrusted"}

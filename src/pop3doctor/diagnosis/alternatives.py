@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,3 +210,29 @@ def no_mode_cause(evidence: Mapping[str, Any]) -> str | None:
     """The cause to report when no alternative worked: the certificate's failure, if that was all."""
     failure = evidence.get("certificate_failure")
     return None if failure is None else str(failure["cause"])
+
+
+# "No STARTTLS here" becomes "no encryption anywhere" (cause ``no-encryption-offered``)
+# only when every encrypted setting probed failed in a way that means "not offered":
+# refused or silent ports, a plain greeting where TLS was tried, no STLS.  A certificate
+# or handshake problem means the server does speak TLS (badly): never "none".
+
+#: Probe failures that say "this encrypted setting does not exist here".
+NOT_OFFERED = frozenset(
+    {
+        "connection-refused",
+        "connection-timeout",
+        "host-unreachable",
+        "server-down",
+        "greeting-timeout",
+        "not-pop3",
+        "starttls-unavailable",
+        "port-expects-plain",
+    }
+)
+
+
+def no_encryption_found(alternatives: Iterable[Mapping[str, Any]]) -> bool:
+    """True when encrypted settings were probed and every one failed as "not offered"."""
+    encrypted = [a for a in alternatives if a.get("security") in ("ssl", "starttls")]
+    return bool(encrypted) and all(not a.get("ok") and a.get("cause") in NOT_OFFERED for a in encrypted)

@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Collection
 
 from pop3doctor.diagnosis import messages as m
-from pop3doctor.diagnosis.alternatives import alternatives_evidence, certificate_remedy, no_mode_cause
-from pop3doctor.diagnosis.encryption import no_encryption_found
+from pop3doctor.diagnosis.alternatives import (
+    alternatives_evidence,
+    certificate_remedy,
+    no_encryption_found,
+    no_mode_cause,
+)
 from pop3doctor.diagnosis.model import Finding, Settings, Status, Suggestion
 from pop3doctor.diagnosis.state import DIAGNOSABLE, Diagnosable, RunState, evidence_of, filled, is_ip, need
 from pop3doctor.endpoint import Security
@@ -124,9 +128,10 @@ async def _refused(state: RunState, exc: AuthError, holding: frozenset[str]) -> 
     evidence = evidence_of(exc)
     extra: list[Msg] = []
     note: Msg | None = None
-    if cause_for_refused_login(cause, s.auth) != cause:
+    read = cause_for_refused_login(cause, s.auth)
+    if read != cause:
         # A bare "no" to APOP or CRAM-MD5: name the method, not the password.
-        cause = cause_for_refused_login(cause, s.auth)
+        cause = read
         evidence["mechanism"] = DIGEST_AUTH[s.auth]
         note = m.fmt(m.DIGEST_LOGIN_AMBIGUOUS, mechanism=DIGEST_AUTH[s.auth])
     full = _full_address(s, options.email_domain)

@@ -15,8 +15,7 @@ from typing import Any
 
 from pop3doctor.client import Pop3Client
 from pop3doctor.diagnosis import messages as m
-from pop3doctor.diagnosis.alternatives import ProbeResult, alternatives_evidence, probe
-from pop3doctor.diagnosis.encryption import no_encryption_found
+from pop3doctor.diagnosis.alternatives import ProbeResult, alternatives_evidence, no_encryption_found, probe
 from pop3doctor.diagnosis.model import Finding, Suggestion
 from pop3doctor.diagnosis.state import Diagnosable, Run, RunState, evidence_of, need
 from pop3doctor.diagnosis.tasks import Hedged, hedge
