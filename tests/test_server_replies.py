@@ -32,13 +32,19 @@ LINES: list[dict[str, Any]] = [
 FIELDS = {"server", "version", "command", "stage", "cause", "line", "source"}
 #: A line whose meaning needs the command it answers: what explain (no command known) says, and why.
 EXPLAIN_FIELDS = {"explain_cause", "explain_why"}
+#: A line that carries no diagnosis (``"cause": null``) says why in ``none_why``.
+NONE_FIELDS = {"none_why"}
 
 
 def test_corpus_is_well_formed_and_distinct() -> None:
     assert LINES
     for entry in LINES:
-        assert set(entry) in (FIELDS, FIELDS | EXPLAIN_FIELDS), entry
-        assert entry["cause"] in CAUSE_CODES and entry["source"].strip() and entry["line"].startswith("-ERR")
+        if entry["cause"] is None:
+            assert set(entry) == FIELDS | NONE_FIELDS and entry["none_why"].strip(), entry
+        else:
+            assert set(entry) in (FIELDS, FIELDS | EXPLAIN_FIELDS), entry
+            assert entry["cause"] in CAUSE_CODES, entry
+        assert entry["source"].strip() and entry["line"].startswith("-ERR"), entry
     assert len({e["line"] for e in LINES}) == len(LINES)  # one line per distinct wording
 
 
