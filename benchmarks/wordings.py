@@ -1,8 +1,9 @@
 """``python -m benchmarks.wordings``: how well the reply knowledge reads the corpus (issue 14).
 
 Reads every line of tests/data/server_replies/*.jsonl and classifies it twice,
-as the diagnosis does (`classify_response` with the line's stage) and as
-``pop3doctor explain`` does (no stage, no command known), then prints lines per
+as the diagnosis does (`cause_for_server_error` on the error the client raises
+for the line's command) and as ``pop3doctor explain --json`` does (no command
+known), exactly as tests/test_server_replies.py checks, then prints lines per
 server, per cited source (repository or web site) and per cause, with the share
 classified right and every line that was not.
 
@@ -16,39 +17,12 @@ import argparse
 import json
 import re
 import sys
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from pop3doctor.knowledge.classify import classify_response
-from pop3doctor.knowledge.explain import explain
-
-CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "server_replies"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    entry: dict[str, Any]
-    diagnosis: str | None
-    explained: str | None
-
-    @property
-    def expected_explain(self) -> str | None:
-        return self.entry.get("explain_cause", self.entry["cause"])
-
-    @property
-    def right(self) -> bool:
-        return self.diagnosis == self.entry["cause"] and self.explained == self.expected_explain
-
-
-def load(corpus: Path = CORPUS) -> list[dict[str, Any]]:
-    return [
-        json.loads(line)
-        for part in sorted(corpus.glob("*.jsonl"))
-        for line in part.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+from benchmarks import testsupport  # noqa: F401  (puts tests/ on sys.path)
+from support.replies import CORPUS, Verdict, judge, load
 
 
 def source_name(source: str) -> str:
@@ -60,12 +34,6 @@ def source_name(source: str) -> str:
         if not source[max(0, m.start() - 8) : m.start()].endswith(("//", "tests/")):
             found.append((m.start(), m.group(1)))
     return min(found)[1] if found else source.split(";")[0].strip()[:60]
-
-
-def judge(entries: list[dict[str, Any]]) -> list[Verdict]:
-    return [
-        Verdict(e, classify_response(e["line"], stage=e["stage"]), explain(e["line"]).cause) for e in entries
-    ]
 
 
 def summary(verdicts: list[Verdict]) -> dict[str, Any]:
@@ -111,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="folder of *.jsonl reply lines")
     args = parser.parse_args(argv)
-    figures = summary(judge(load(args.corpus)))
+    figures = summary([judge(e) for e in load(args.corpus)])
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=1))
     else:
@@ -126,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         if figures["wrong"]:
             print(f"\nnot classified right ({len(figures['wrong'])})")
             for w in figures["wrong"]:
-                print(f"  {w['server']}: {w['line']!r}: want {w['expected']}, "
-                      f"diagnosis {w['diagnosis']}, explain {w['explain']}")
+                print(
+                    f"  {w['server']}: {w['line']!r}: want {w['expected']}, "
+                    f"diagnosis {w['diagnosis']}, explain {w['explain']}"
+                )
     return 0 if not figures["wrong"] else 1
 
 

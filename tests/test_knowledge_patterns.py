@@ -31,6 +31,19 @@ def test_pattern_is_well_formed(pattern: Pattern) -> None:
     assert pattern.source.strip() and pattern.sample.strip()
 
 
+#: The stages the diagnosis hands the classifier (knowledge/evidence.cause_for_server_error: the
+#: client's ServerError stage, "user"/"login" read as "login"); a pattern limited to any other
+#: name would never apply in a real run.
+DIAGNOSIS_STAGES = {
+    "greeting", "stls", "capa", "login", "stat", "list", "uidl", "top", "retr", "dele", "rset", "noop", "quit"
+}
+
+
+@pytest.mark.parametrize("pattern", [p for p in PATTERNS if p.stages], ids=lambda p: p.id)
+def test_pattern_stages_are_stages_the_diagnosis_uses(pattern: Pattern) -> None:
+    assert pattern.stages is not None and pattern.stages <= DIAGNOSIS_STAGES, pattern.stages
+
+
 @pytest.mark.parametrize("pattern", PATTERNS, ids=lambda p: p.id)
 def test_each_sample_classifies_to_its_own_cause(pattern: Pattern) -> None:
     stage = sorted(pattern.stages)[0] if pattern.stages else None

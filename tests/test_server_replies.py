@@ -16,19 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from pop3doctor.cli.explain import command as explain_command
 from pop3doctor.knowledge.causes import CAUSE_CODES
-from pop3doctor.knowledge.classify import classify_response
+from support.replies import judge, load
 
-CORPUS = Path(__file__).parent / "data" / "server_replies"
-LINES: list[dict[str, Any]] = [
-    json.loads(line)
-    for part in sorted(CORPUS.glob("*.jsonl"))
-    for line in part.read_text(encoding="utf-8").splitlines()
-    if line
-]
+LINES = load()
 FIELDS = {"server", "version", "command", "stage", "cause", "line", "source"}
 #: A line whose meaning needs the command it answers: what explain (no command known) says, and why.
 EXPLAIN_FIELDS = {"explain_cause", "explain_why"}
@@ -50,6 +42,22 @@ def test_corpus_is_well_formed_and_distinct() -> None:
 
 @pytest.mark.parametrize("entry", LINES, ids=[f"{e['server']}:{e['line'][:48]}" for e in LINES])
 def test_the_diagnosis_and_explain_give_each_line_its_cause(entry: dict[str, Any]) -> None:
-    assert classify_response(entry["line"], stage=entry["stage"]) == entry["cause"]
-    result = CliRunner().invoke(explain_command, ["--json", entry["line"]])
-    assert json.loads(result.output)["cause"] == entry.get("explain_cause", entry["cause"]), result.output
+    verdict = judge(entry)
+    assert verdict.diagnosis == entry["cause"], verdict
+    assert verdict.explained == entry.get("explain_cause", entry["cause"]), verdict
+
+
+def test_the_coverage_report_counts_every_line_per_server_source_and_cause() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.wordings", "--json"], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    figures = json.loads(out.stdout)
+    assert figures["lines"] == len(LINES)
+    for table in ("servers", "sources", "causes"):
+        assert sum(row["lines"] for row in figures[table].values()) == len(LINES), table
+    assert figures["servers"].keys() == {e["server"] for e in LINES}
+    assert out.returncode == (0 if figures["right"] == len(LINES) else 1)
