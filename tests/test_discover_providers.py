@@ -20,9 +20,11 @@ from pop3doctor.endpoint import Security
 RAW = tomllib.loads(
     resources.files("pop3doctor.knowledge").joinpath("data", "providers_pop3.toml").read_text("utf-8")
 )["provider"]
-KNOWN_KEYS = {"id", "name", "domains", "mx", "pop", "pop_source", "username", "username_source", "server", "warning"}
+KNOWN_KEYS = {"id", "name", "domains", "mx", "pop", "pop_source", "username", "username_source", "server", "warning",
+              "status_page", "subdomains"}
 KNOWN_WARNINGS = {
     "pop-must-be-enabled", "app-password-required", "oauth-required", "no-pop", "account-id-username",
+    "tls-legacy-disabled",
 }
 
 
@@ -38,6 +40,8 @@ def test_table_has_at_least_25_providers() -> None:
 @pytest.mark.parametrize("raw", RAW, ids=[str(r.get("id")) for r in RAW])
 def test_every_entry_follows_the_schema_and_cites_every_fact(raw: dict[str, object]) -> None:
     assert set(raw) <= KNOWN_KEYS, set(raw) - KNOWN_KEYS
+    assert "status_page" not in raw or _is_source(raw["status_page"])
+    assert raw.get("subdomains", False) in (True, False)
     provider = parse_provider(raw)  # raises on a malformed entry
     assert provider.id == provider.id.lower() and provider.name and provider.domains
     for domain in (*provider.domains, *provider.mx):
@@ -74,6 +78,14 @@ def test_the_named_japanese_and_global_providers_are_present() -> None:
     for domain in ("gmail.com", "outlook.com", "yahoo.com", "icloud.com", "gmx.net", "aol.com", "zoho.com",
                    "ocn.ne.jp", "biglobe.ne.jp", "nifty.com"):
         assert provider_for_domain(domain) is not None, domain
+
+
+def test_japanese_carrier_and_portal_domains_are_answered() -> None:
+    for domain in ("yahoo.co.jp", "ybb.ne.jp", "mopera.net", "jcom.zaq.ne.jp", "outlook.jp", "live.co.jp"):
+        assert lookup(parse_address(f"taro@{domain}")).pop_offered is True, domain
+    for domain in ("docomo.ne.jp", "i.softbank.jp"):
+        report = lookup(parse_address(f"taro@{domain}"))
+        assert report.pop_offered is False and [w.code for w in report.warnings] == ["no-pop"], domain
 
 
 def test_gmail_answer_with_enable_pop_and_app_password_warnings() -> None:
