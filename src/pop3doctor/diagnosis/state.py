@@ -31,7 +31,7 @@ from pop3doctor.i18n import Msg
 from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.knowledge.evidence import interception_product
 from pop3doctor.knowledge.placeholders import fill
-from pop3doctor.knowledge.providers import provider_notes
+from pop3doctor.knowledge.providers import STATUS_PAGE_CAUSES, provider_notes, status_page_for
 from pop3doctor.net.attempt import Attempt
 from pop3doctor.net.errors import NetError, TlsHandshakeFailed
 from pop3doctor.net.probe import PortCheck
@@ -149,6 +149,10 @@ class Run:
             )
             if pnote.url:
                 finding.evidence.setdefault("provider_help", []).append(pnote.url)
+        page = status_page_for(self.settings.host) if cause in STATUS_PAGE_CAUSES else None
+        if page is not None:
+            finding.remedy.append(m.PROVIDER_STATUS_PAGE.format(provider=page.provider, url=page.url))
+            finding.evidence["status_page"] = page.url
         self.report.findings.append(finding)
         return finding
 

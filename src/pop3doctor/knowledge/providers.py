@@ -77,3 +77,37 @@ def provider_notes(host: str | None, cause: str) -> list[ProviderNote]:
         if any(_matches(host, d) for d in entry.domains):
             return [note for causes, note in entry.notes if cause in causes]
     return []
+
+
+#: Causes whose remedy says "check the provider's outage information": the guide's
+#: advice for an outage ("the provider's support page or SNS").
+STATUS_PAGE_CAUSES = frozenset({"server-down", "server-temporary-error"})
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPage:
+    provider: str
+    url: str
+
+
+@cache
+def _status_pages() -> tuple[tuple[tuple[str, ...], frozenset[str], StatusPage], ...]:
+    """(domains, server hosts, page) of every provider in providers_pop3.toml that names a status page."""
+    found = []
+    for raw in load("providers_pop3.toml")["provider"]:
+        if "status_page" in raw:
+            hosts = frozenset(str(s["host"]).lower() for s in raw.get("server", ()))
+            domains = tuple(str(d).lower() for d in raw["domains"])
+            found.append((domains, hosts, StatusPage(str(raw["name"]), str(raw["status_page"]))))
+    return tuple(found)
+
+
+def status_page_for(host: str | None) -> StatusPage | None:
+    """The outage/maintenance page of the provider behind *host* (its POP server or its mail domain), if it has one."""
+    if not host:
+        return None
+    host = host.strip().rstrip(".").lower()
+    for domains, hosts, page in _status_pages():
+        if host in hosts or any(_matches(host, d) for d in domains):
+            return page
+    return None
