@@ -397,10 +397,10 @@ def test_the_tables_load_on_the_first_lookup_not_at_import() -> None:
     code = ("import json, sys\n"
             "from pop3doctor.discovery import providers as p\n"
             "from pop3doctor.cli.entry import main\n"
-            "before = (p.ispdb.cache_info().currsize, p.providers.cache_info().currsize)\n"
+            "before = (p._ispdb_raw.cache_info().currsize, p.providers.cache_info().currsize)\n"
             "from pop3doctor.discovery import parse_address\n"
             "p.lookup(parse_address('a@inbox.lv'))\n"
-            "print(json.dumps([before, (p.ispdb.cache_info().currsize, p.providers.cache_info().currsize)]))\n")
+            "print(json.dumps([before, (p._ispdb_raw.cache_info().currsize, p.providers.cache_info().currsize)]))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert json.loads(done.stdout) == [[0, 0], [1, 1]]
 
