@@ -37,7 +37,7 @@ from pop3doctor.discovery.address import Address, is_hostname
 from pop3doctor.discovery.messages import PLAINTEXT_ONLY, PROVIDER_MATCH
 from pop3doctor.discovery.model import Candidate, Confidence, Source, SourceReport, Status, UsernameForm, Warning
 from pop3doctor.endpoint import Security
-from pop3doctor.i18n import Msg
+from pop3doctor.i18n import Lang, Msg
 from pop3doctor.knowledge._data import load
 
 DATA_FILE = "providers_pop3.toml"
@@ -170,8 +170,9 @@ def _ispdb_server(raw: dict[str, Any], source: str) -> Server:
     )
 
 
-def _server_text(server: Server) -> str:
-    return f"{server.host}:{server.port} ({server.security.value})"
+def _server_text(server: Server, lang: Lang) -> str:
+    security = m.SECURITY_NAMES[server.security.value](lang)
+    return f"{server.host}:{server.port} ({security})" if lang == "en" else f"{server.host}:{server.port}（{security}）"
 
 
 def parse_ispdb_provider(raw: dict[str, Any], snapshot_url: str) -> Provider:
@@ -183,8 +184,11 @@ def parse_ispdb_provider(raw: dict[str, Any], snapshot_url: str) -> Provider:
     warnings: list[ProviderWarning] = []
     pop = bool(raw["pop"])
     if not pop:
-        imap = ", ".join(_server_text(s) for s in instead) or "-"
-        warnings.append(ProviderWarning("no-pop", m.ISPDB_NO_POP.format(name=name, imap=imap), snapshot_url))
+        text = Msg(
+            ja=m.ISPDB_NO_POP.ja.format(name=name, imap="、".join(_server_text(s, "ja") for s in instead) or "-"),
+            en=m.ISPDB_NO_POP.en.format(name=name, imap=", ".join(_server_text(s, "en") for s in instead) or "-"),
+        )
+        warnings.append(ProviderWarning("no-pop", text, snapshot_url))
     enable = raw.get("enable", ())
     if enable:  # ISPDB's <enable visiturl>: something must be switched on at the provider first
         warnings.append(ProviderWarning("pop-must-be-enabled", m.POP_MUST_BE_ENABLED, enable[0]["url"] or snapshot_url))
