@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from pop3doctor.discovery import messages as m
 from pop3doctor.discovery.address import Address, is_hostname
@@ -142,8 +142,7 @@ def providers() -> tuple[Provider, ...]:
     return tuple(parse_provider(p) for p in load(DATA_FILE)["provider"])
 
 
-@dataclass(frozen=True)
-class IspdbSnapshot:
+class IspdbSnapshot(NamedTuple):
     """The imported ISPDB: where it is from, and its entries."""
 
     repository: str
@@ -262,8 +261,7 @@ class _LazyIspdb(Mapping[str, Provider]):
         return len(self._position)
 
 
-@dataclass(frozen=True)
-class Index:
+class Index(NamedTuple):
     """Domain -> entry maps for `match_domain`: our exact domains, ISPDB's, and our sub-domain rules."""
 
     exact: Mapping[str, Provider]
@@ -298,8 +296,7 @@ def _index() -> Index:
     return Index(exact, _LazyIspdb(_ispdb_raw()), parents)
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """Which entry answers for a domain, and how: ``parent`` is set for a sub-domain rule."""
 
     provider: Provider
