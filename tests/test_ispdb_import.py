@@ -451,3 +451,16 @@ def test_discover_a_placeholder_host_and_an_imap_only_provider_with_the_provider
     assert code == 2
     assert "does not offer POP3" in out and "only IMAP" in out
     assert raw["imap"][0]["host"] in out and DATA["commit"] in out
+
+
+def test_a_plain_text_only_ispdb_provider_is_flagged_with_a_link_to_its_file() -> None:
+    for raw in DATA["providers"]:
+        if raw["pop"] and all(s["security"] == "plain" for s in raw["servers"]):
+            domain = raw["domains"][0]
+            found = match_domain(domain)
+            if found is None or found.provider.origin != ORIGIN_ISPDB:
+                continue
+            [warning] = [w for w in lookup(parse_address(f"a@{domain}")).warnings if w.code == "plaintext-only"]
+            assert warning.url == f"https://github.com/thunderbird/autoconfig/blob/{DATA['commit']}/{raw['file']}"
+            return
+    pytest.skip("no plain-text-only ISPDB entry at this commit")

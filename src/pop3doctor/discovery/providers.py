@@ -152,10 +152,6 @@ class IspdbSnapshot(NamedTuple):
     content_sha256: str
     providers: tuple[Provider, ...]
 
-    def url(self, path: str) -> str:
-        """The file ``path`` at the recorded commit on GitHub."""
-        return f"https://github.com/{self.repository}/blob/{self.commit}/{path}"
-
 
 def _ispdb_server(raw: dict[str, Any], source: str) -> Server:
     return Server(
@@ -388,7 +384,9 @@ def candidates_from(
 def warnings_from(provider: Provider, source: Source) -> list[Warning]:
     found = [Warning(w.code, w.text, source, w.source) for w in provider.warnings]
     if provider.servers and all(s.security is Security.PLAIN for s in provider.servers):
-        found.append(Warning("plaintext-only", PLAINTEXT_ONLY, source, provider.servers[0].source))
+        cited = provider.servers[0].source  # an ISPDB entry's is "thunderbird/autoconfig:<file>@<commit>"
+        url = cited if cited.startswith(("https://", "http://")) else provider.username_source
+        found.append(Warning("plaintext-only", PLAINTEXT_ONLY, source, url))
     return found
 
 
