@@ -3,6 +3,8 @@
 
     python tools/import_ispdb.py GITDIR [--commit C] [--out PATH]
 
+(with the project's environment, e.g. ``.venv/bin/python``: it imports pop3doctor.)
+
 GITDIR is a git directory (bare or a work tree's ``.git``) holding the
 thunderbird/autoconfig repository; every ``ispdb/*.xml`` file of commit C
 (default HEAD) is read with ``git cat-file`` -- nothing from a work tree, so
