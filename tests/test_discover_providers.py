@@ -21,7 +21,7 @@ RAW = tomllib.loads(
     resources.files("pop3doctor.knowledge").joinpath("data", "providers_pop3.toml").read_text("utf-8")
 )["provider"]
 KNOWN_KEYS = {"id", "name", "domains", "mx", "pop", "pop_source", "username", "username_source", "server", "warning",
-              "status_page", "subdomains"}
+              "status_page", "subdomains", "subdomains_source"}
 KNOWN_WARNINGS = {
     "pop-must-be-enabled", "app-password-required", "oauth-required", "no-pop", "account-id-username",
     "tls-legacy-disabled",
@@ -57,6 +57,8 @@ def test_every_entry_follows_the_schema_and_cites_every_fact(raw: dict[str, obje
         assert _is_source(server.source)
         assert 0 < server.port < 65536
         assert server.security in tuple(Security)
+    if provider.subdomains:
+        assert _is_source(provider.subdomains_source), "a sub-domain rule cites the page documenting it"
     keys = [(s.host, s.port, s.security) for s in provider.servers]
     assert len(keys) == len(set(keys))
     for warning in provider.warnings:
@@ -104,8 +106,11 @@ def test_icloud_is_a_definite_no_pop() -> None:
     assert [w.code for w in report.warnings] == ["no-pop"]
 
 
-def test_subdomains_match_but_look_alikes_do_not() -> None:
-    assert provider_for_domain("abc.biglobe.ne.jp") is not None
+def test_subdomains_match_only_where_marked_and_look_alikes_do_not() -> None:
+    for provider in providers():
+        for domain in provider.domains:
+            found = provider_for_domain(f"zz9-unlisted.{domain}")
+            assert (found is provider) if provider.subdomains else (found is None), (provider.id, domain)
     assert provider_for_domain("notgmail.com") is None
     assert not lookup(parse_address("a@example.org")).answered
 
