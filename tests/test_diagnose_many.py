@@ -347,3 +347,46 @@ async def test_jobs_bounds_the_accounts_checked_at_once(
     assert (code, summary["causes"]) == (0, {"ok": 30}), err
     assert 1 <= peak <= 5, peak
     assert attempts == [1] * 30
+
+
+async def test_a_password_in_the_file_never_reaches_the_output(
+    lab_factory: Callable[..., LabServer], tmp_path: Path
+) -> None:
+    async with labs_for(["healthy", "wrong-password"], lab_factory, password="s3cret-in-file-9") as labs:
+        ca = tmp_path / "lab-ca.pem"
+        labs[0].write_ca(ca)
+        config = tmp_path / "accounts.toml"
+        inline = 'password = "s3cret-in-file-9"'
+        config.write_text("".join(
+            account_table(f"acct{i}", lab, ca).replace(f'password_env = "{PASSWORD_ENV}"', inline)
+            for i, lab in enumerate(labs)
+        ))
+        config.chmod(0o600)
+        outputs = [await run_cli("diagnose", "--config", str(config), *extra, env=cli_env())
+                   for extra in ([], ["--json"], ["--lang", "ja"])]
+    for code, out, err in outputs:
+        assert code == 2, err
+        assert "s3cret-in-file-9" not in out + err
+        assert "acct0" in out and "acct1" in out
+
+
+async def test_a_reader_that_goes_away_is_exit_141_without_traceback(
+    lab_factory: Callable[..., LabServer], tmp_path: Path
+) -> None:
+    async with labs_for(["healthy"] * 4, lab_factory) as labs:
+        ca = tmp_path / "lab-ca.pem"
+        labs[0].write_ca(ca)
+        config = write_config(tmp_path / "accounts.toml", labs, ca)
+        for extra in ([], ["--json"]):
+            read_end, write_end = os.pipe()
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "pop3doctor", "diagnose", "--config", str(config), "--jobs", "1", *extra,
+                stdout=write_end, stderr=asyncio.subprocess.PIPE, env=cli_env(labs[0]),
+            )
+            os.close(write_end)
+            first = await asyncio.get_running_loop().run_in_executor(None, os.read, read_end, 1)
+            os.close(read_end)  # like `| head -c 1`: gone after the first byte
+            _out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+            assert first
+            assert proc.returncode == 141, err.decode()
+            assert "Traceback" not in err.decode() and "never retrieved" not in err.decode()

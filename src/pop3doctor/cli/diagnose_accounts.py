@@ -95,18 +95,23 @@ def run_accounts(
             sys.stdout.write(json_text(result.to_dict(lang), default=str) + "\n")
             sys.stdout.flush()  # a reader (jq, a log) sees each account as it ends
             return
-        console.print(
-            _t.ACCOUNT_LINE(
-                lang,
-                name=result.name,
-                verdict=_t.group("VERDICT")[result.verdict](lang),
-                title=result.title(lang),
-                cause=result.cause,
-                seconds=f"{result.elapsed_s:.1f}",
-            ),
-            markup=False,  # account names and titles are text, not rich markup
-            style={"ok": "green", "warning": "yellow", "problem": "red"}[result.verdict],
+        line = _t.ACCOUNT_LINE(
+            lang,
+            name=result.name,
+            verdict=_t.group("VERDICT")[result.verdict](lang),
+            title=result.title(lang),
+            cause=result.cause,
+            seconds=f"{result.elapsed_s:.1f}",
         )
+        style = {"ok": "green", "warning": "yellow", "problem": "red"}[result.verdict]
+        try:
+            console.print(line, markup=False, style=style)  # names and titles are text, not rich markup
+        except SystemExit as exc:
+            # rich exits 1 when stdout's reader is gone; inside the checks' task
+            # group that would end as an unretrieved task error, not exit 141.
+            if isinstance(exc.__context__, BrokenPipeError):
+                raise BrokenPipeError() from None
+            raise
 
     summary = asyncio.run(
         diagnose_many(
