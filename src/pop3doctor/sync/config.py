@@ -1,4 +1,4 @@
-"""``accounts.toml``: several accounts for ``pop3doctor fetch --config``.
+"""``accounts.toml``: several accounts for ``pop3doctor fetch --config`` (and ``diagnose --config``).
 
 ::
 
