@@ -390,3 +390,27 @@ async def test_a_reader_that_goes_away_is_exit_141_without_traceback(
             assert first
             assert proc.returncode == 141, err.decode()
             assert "Traceback" not in err.decode() and "never retrieved" not in err.decode()
+
+
+async def test_two_entries_for_one_mailbox_are_not_checked_together(
+    lab_factory: Callable[..., LabServer], tmp_path: Path
+) -> None:
+    # The lab locks the maildrop for a session, as RFC 1939 servers do: checked at the same
+    # time, the second login would get [IN-USE] and the account a problem it does not have.
+    async with labs_for(["healthy"], lab_factory) as labs:
+        lab = labs[0]
+        ca = tmp_path / "lab-ca.pem"
+        lab.write_ca(ca)
+        config = tmp_path / "accounts.toml"
+        config.write_text(
+            account_table("ssl", lab, ca)
+            + account_table("starttls", lab, ca).replace(f"port = {lab.tls_port}", f"port = {lab.port}")
+            .replace('security = "ssl"', 'security = "starttls"')
+        )
+        code, out, err = await run_cli(
+            "diagnose", "--config", str(config), "--jobs", "2", "--json", env=cli_env(lab)
+        )
+        attempts = list(lab.login_attempts)
+    assert code == 0, (out, err)
+    assert {line["account"]: line["cause"] for line in json_lines(out)[:-1]} == {"ssl": "ok", "starttls": "ok"}
+    assert len(attempts) == 2  # one per entry

@@ -17,6 +17,11 @@ then has ``jobs`` tasks to stop, whatever the number of accounts.
 Passwords are asked for one at a time, just before their account's check
 (a ``password_command`` may prompt for a PIN: two prompts at once would
 fight over the terminal), and dropped when the check ends.
+
+Two entries for the same mailbox (same server and user, say on both ports)
+are checked one after the other, never together: RFC 1939 servers lock the
+maildrop for a session, so the second login would meet ``[IN-USE]`` and be
+reported as a problem the account does not have.
 """
 
 from __future__ import annotations
@@ -176,8 +181,14 @@ async def diagnose_many(
     results: dict[int, AccountResult] = {}
     pending: Iterator[tuple[int, AccountCheck]] = iter(enumerate(checks))
     asking = asyncio.Lock()  # one password source at a time
+    mailboxes: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def one(check: AccountCheck) -> AccountResult:
+        key = (check.settings.host.lower().rstrip("."), check.settings.user)
+        async with mailboxes.setdefault(key, asyncio.Lock()):
+            return await checked(check)
+
+    async def checked(check: AccountCheck) -> AccountResult:
         began = time.monotonic()
         try:
             async with asking:
