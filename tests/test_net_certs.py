@@ -83,3 +83,17 @@ def test_unverified_context() -> None:
     assert ctx.verify_mode == ssl.CERT_NONE
     assert ctx.check_hostname is False
     assert ctx.minimum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_the_shared_context_is_made_once_per_ca_file_content(tmp_path: Path) -> None:
+    # Issue 19: a client context per connection reloaded the system store each time (~25 ms of CPU).
+    from pop3doctor.net.certs import shared_tls_context
+
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(trustme.CA().cert_pem.bytes())
+    first = shared_tls_context(str(ca_file))
+    assert shared_tls_context(str(ca_file)) is first
+    assert shared_tls_context(None) is shared_tls_context(None) is not first
+    ca_file.write_bytes(trustme.CA().cert_pem.bytes())  # another CA, same path (maybe the same mtime)
+    assert shared_tls_context(str(ca_file)) is not first
+    assert make_tls_context(str(ca_file)) is not make_tls_context(str(ca_file))  # callers may change theirs

@@ -32,7 +32,7 @@ from pop3doctor.endpoint import DEFAULT_PORTS as DEFAULT_PORTS
 from pop3doctor.endpoint import Endpoint, default_port
 from pop3doctor.endpoint import Security as Security
 from pop3doctor.errors import AuthError, PolicyError, ServerError
-from pop3doctor.net.certs import make_tls_context
+from pop3doctor.net.certs import shared_tls_context
 from pop3doctor.net.connection import Connection, open_connection, unverified_certificate
 from pop3doctor.net.errors import CertificateProblem, ConnectionClosed
 from pop3doctor.net.timeouts import Deadline, Timeouts
@@ -154,7 +154,8 @@ class Pop3Client:
     @property
     def tls_context(self) -> ssl.SSLContext:
         if self._tls_context is None:
-            self._tls_context = make_tls_context(self._ca_file)
+            # Shared (never changed here): a context per client reloaded the system store each time.
+            self._tls_context = shared_tls_context(self._ca_file)
         return self._tls_context
 
     @property

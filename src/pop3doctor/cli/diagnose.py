@@ -11,10 +11,12 @@ from pathlib import Path
 import click
 
 from pop3doctor.cli.console import make_console
+from pop3doctor.cli.diagnose_accounts import refuse_per_account_options, run_accounts
 from pop3doctor.cli.discover import settings_for_diagnose
 from pop3doctor.cli.options import CannotCreate, auth_option, connection_options, read_password, security_and_port
 from pop3doctor.cli.render import render_finding, render_verdict
 from pop3doctor.diagnosis.auto_security import auto_security
+from pop3doctor.diagnosis.many import DEFAULT_JOBS, MAX_JOBS, MIN_JOBS
 from pop3doctor.diagnosis.markdown import render_markdown
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
@@ -23,6 +25,7 @@ from pop3doctor.escaping import json_text
 from pop3doctor.i18n import Lang, catalog, resolve_lang
 
 _t = catalog("cli")
+_a = catalog("accounts")
 
 
 def _check_reference(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -141,7 +144,21 @@ def _check_report_path(path: str, lang: Lang) -> None:
     is_flag=True,
     help="after a failed login, also try the full e-mail address as user name (a 2nd attempt)",
 )
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="check every account of this accounts.toml (the file of fetch --config), one line each",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(MIN_JOBS, MAX_JOBS),
+    metavar="N",
+    help=f"with --config: check up to N accounts at once (default {DEFAULT_JOBS}, {MIN_JOBS}..{MAX_JOBS})",
+)
+@click.pass_context
 def command(
+    ctx: click.Context,
     host: str | None,
     port: int | None,
     security: str,
@@ -162,10 +179,28 @@ def command(
     email: str | None,
     deadline: float | None = None,
     address: str | None = None,
+    config_path: Path | None = None,
+    jobs: int | None = None,
 ) -> None:
     """受信できない原因を段階ごとに調べ、直し方を示します。
     Check every stage from name lookup to a real download, and say what to change."""
     language = resolve_lang(lang)
+    if config_path is not None:
+        refuse_per_account_options(ctx, language)
+        sys.exit(
+            run_accounts(
+                config_path,
+                jobs=DEFAULT_JOBS if jobs is None else jobs,
+                lang=language,
+                as_json=as_json,
+                nameservers=list(dns_servers) or None,
+                extra_ports=extra_ports,
+                reference=reference,
+                deadline=deadline,
+            )
+        )
+    if jobs is not None:
+        raise click.UsageError(_a.JOBS_NEED_CONFIG(language))
     if address and not host:
         # EMAIL without --host: find the settings first (discovery never sends a password).
         found = settings_for_diagnose(

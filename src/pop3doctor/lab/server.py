@@ -71,6 +71,8 @@ class LabServer:
         self.connections_seen = 0
         #: How each successful login was made ("USER", "APOP", "AUTH PLAIN", ...).
         self.logins: list[str] = []
+        #: (method, user) of every credential check, refused ones included.
+        self.login_attempts: list[tuple[str, str]] = []
         self.active = 0
         self.ssl_context: ssl.SSLContext = ssl.create_default_context()  # replaced at start
         self._servers: list[asyncio.Server] = []

@@ -94,6 +94,9 @@ class LabHost(Protocol):
     def logins(self) -> list[str]:
         """Appended to on each successful login ("USER", "AUTH PLAIN", ...)."""
     @property
+    def login_attempts(self) -> list[tuple[str, str]]:
+        """(method, user) of every credential check, accepted or refused."""
+    @property
     def ssl_context(self) -> ssl.SSLContext: ...
 
 
@@ -310,6 +313,8 @@ class Session:
             return True
         if verb == "PASS":
             if self._plaintext_blocked():
+                # Refused unread, but the password did cross the wire: an attempt.
+                self.server.login_attempts.append(("USER", self._user or ""))
                 await self.send_line(DOVECOT_PLAINTEXT_DISALLOWED)
                 return True
             if self._user is None:
@@ -345,6 +350,9 @@ class Session:
         )
 
     async def _login(self, method: str, user: str, credentials_ok: bool) -> None:
+        # Counted before any verdict: a refused password is an attempt too, and
+        # an account locks after a few of those (issue 19: at most one per run).
+        self.server.login_attempts.append((method, user))
         sc = self.scenario
         if not sc.password_login:
             await self.send_line(self._fill(sc.login_reply or sc.auth_failure))

@@ -7,6 +7,8 @@ an expired or untrusted certificate is exactly the one we must describe.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,6 +116,7 @@ def make_tls_context(
     reason "protocol-version", which is the diagnosis we want to give.
     ``verify=False`` turns off chain and hostname checks (used only to read a
     certificate that failed verification, never to send credentials).
+    A new context each call, the caller's to change (`shared_tls_context` is one to share).
     """
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     if ca_file is not None or ca_data is not None:
@@ -123,3 +126,32 @@ def make_tls_context(
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def shared_tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """`make_tls_context` ``(ca_file)``, made once per ``ca_file`` (and state of that file) and shared.
+
+    Loading the system trust store parses every anchor, ~25 ms of CPU each
+    time: with a new context per client that was most of the work of
+    checking 200 accounts on loopback (issue 19).  Whoever gets this context
+    must not change it.  Sharing a client context shares no TLS sessions:
+    Python resumes one only when given ``session=``.
+    """
+    return _shared(ca_file, _file_state(ca_file))
+
+
+def _file_state(path: str | None) -> bytes | None:
+    """What tells a changed ``ca_file`` from the cached one: its digest (an mtime can repeat
+    within a clock tick); None if unreadable."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as file:
+            return hashlib.sha256(file.read()).digest()
+    except OSError:
+        return None  # loading it raises the error the caller expects (and nothing is cached)
+
+
+@functools.lru_cache(maxsize=32)
+def _shared(ca_file: str | None, state: bytes | None) -> ssl.SSLContext:
+    return make_tls_context(ca_file)

@@ -1,4 +1,4 @@
-"""``accounts.toml``: several accounts for ``pop3doctor fetch --config``.
+"""``accounts.toml``: several accounts for ``pop3doctor fetch --config`` (and ``diagnose --config``).
 
 ::
 
@@ -12,7 +12,7 @@
     # password_command = ["pass", "show", "mail/work"]   (argv list, no shell)
     # password_keyring = "pop3doctor"             (keyring service; username = user)
     # password = "..."                (only if the file is not group/world-readable)
-    maildir = "~/Mail/work"           # or: mbox = "~/mail/work.mbox"
+    maildir = "~/Mail/work"           # or: mbox = "~/mail/work.mbox" (fetch only)
     delete = "keep"                   # keep | delete | after-days
     delete_after_days = 30            # with delete = "after-days"
     only_new = false
@@ -76,6 +76,8 @@ class AccountConfig:
     maildir: Path | None
     mbox: Path | None
     options: FetchOptions
+    #: The file's ``timeout`` (seconds), None when absent: ``diagnose --config`` needs the number itself.
+    timeout: float | None = None
 
 
 _SECRET_KEYS = ("password",)
@@ -137,8 +139,13 @@ def _msg(entry: Msg, **fields: object) -> Msg:
     return Msg(one("ja"), one("en"))
 
 
-def load_config(path: Path) -> list[AccountConfig]:
-    """Parse and check the file; raises `ConfigError`."""
+def load_config(path: Path, *, need_destination: bool = True) -> list[AccountConfig]:
+    """Parse and check the file; raises `ConfigError`.
+
+    ``need_destination=False`` is for ``diagnose --config``, which stores no
+    mail: an account without ``maildir``/``mbox`` is accepted (one that has
+    them is still checked, so the same file serves ``fetch`` as well).
+    """
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -170,7 +177,7 @@ def load_config(path: Path) -> list[AccountConfig]:
     configs: list[AccountConfig] = []
     for name, table in accounts.items():
         try:
-            configs.append(_account(name, table, path.parent))
+            configs.append(_account(name, table, path.parent, need_destination))
         except ConfigError as exc:
             # Every mistake in an account names the file it is in.
             raise ConfigError(_msg(_t.CONFIG_IN_FILE, path=path, problem=exc.msg)) from None
@@ -191,7 +198,7 @@ def _check_private(path: Path) -> None:
         )
 
 
-def _account(name: str, table: Any, base: Path) -> AccountConfig:
+def _account(name: str, table: Any, base: Path, need_destination: bool = True) -> AccountConfig:
     """One ``[accounts.NAME]`` table, checked in the order its errors are reported."""
     _check_keys(name, table)
     _check_values(name, table)
@@ -202,7 +209,7 @@ def _account(name: str, table: Any, base: Path) -> AccountConfig:
     security = _security(name, table)
     auth = _auth(name, table)
     source = _password_source(name, table)
-    maildir, mbox = _destination(name, table)
+    maildir, mbox = _destination(name, table, need_destination)
     delete, days = _delete_rule(name, table)
     timeout = table.get("timeout")
     endpoint = Endpoint(
@@ -232,6 +239,7 @@ def _account(name: str, table: Any, base: Path) -> AccountConfig:
         maildir=_path(maildir, base) if maildir is not None else None,
         mbox=_path(mbox, base) if mbox is not None else None,
         options=options,
+        timeout=float(timeout) if timeout is not None else None,
     )
 
 
@@ -355,10 +363,10 @@ def _password_source(name: str, table: dict[str, Any]) -> PasswordSource:
     raise _err("[accounts.{name}] {key} は文字列です", "[accounts.{name}] {key} must be a string", name=name, key=key)
 
 
-def _destination(name: str, table: dict[str, Any]) -> tuple[Any, Any]:
-    """The raw ``maildir`` and ``mbox`` values: exactly one of them is set."""
+def _destination(name: str, table: dict[str, Any], needed: bool = True) -> tuple[Any, Any]:
+    """The raw ``maildir`` and ``mbox`` values: exactly one of them is set (at most one when not ``needed``)."""
     maildir, mbox = table.get("maildir"), table.get("mbox")
-    if (maildir is None) == (mbox is None):
+    if (maildir is None) == (mbox is None) and (needed or maildir is not None):
         raise _err(
             "[accounts.{name}] には maildir か mbox のどちらか一方を書いてください",
             "[accounts.{name}] needs exactly one of maildir and mbox",
