@@ -13,6 +13,7 @@ Dovecot's own log says whether any authentication was attempted.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -33,6 +34,7 @@ from pop3doctor.cli.probe import plan
 from pop3doctor.diagnosis.serverinfo import SCHEMA, ServerInfo, probe_server
 from pop3doctor.endpoint import Security
 from pop3doctor.lab import LabServer
+from pop3doctor.lab.scenarios import get_scenario
 from pop3doctor.lab.session import Session
 from support.dns_server import LocalDnsServer
 from support.dovecot import DovecotServer
@@ -46,7 +48,8 @@ PORT_KEYS = {
     "timings_ms", "error",
 }
 CERT_KEYS = {
-    "subject_names", "issuer", "not_after", "days_left", "trusted", "trust_error", "subject", "issuer_dn",
+    "subject_names", "issuer", "not_after", "days_left", "trusted", "trust_error", "not_after_timestamp",
+    "subject", "issuer_dn",
     "not_before", "self_signed", "sha256", "intercepted_by",
 }
 
@@ -469,3 +472,28 @@ async def test_dovecot_allowing_clear_text_says_so(dovecot_plain_ok: DovecotServ
     stls_port = info.ports[1]
     assert stls_port.capa is not None and "USER" in stls_port.capa
     assert stls_port.plaintext_login_possible is True
+
+
+async def test_server_text_cannot_drive_the_terminal_and_json_keeps_it_exact(
+    lab_factory: Callable[..., LabServer], tmp_path: Path
+) -> None:
+    hostile = "Dovecot \x1b[2J\x1b]0;owned\x07 \u202eready[bold]"
+    scenario = dataclasses.replace(get_scenario("healthy"), name="hostile-greeting", greeting=hostile, apop=False)
+    async with lab_factory(scenario) as lab:
+        ca = lab_ca_file(lab, tmp_path)
+        code, text, _ = await run_cli(*lab_args(lab, ca, "--lang", "en"))
+        json_code, out, _ = await run_cli(*lab_args(lab, ca, "--json"))
+    assert code == json_code == 0
+    assert "\x1b" not in text and "\u202e" not in text and "\x07" not in text
+    assert "\\x1b[2J" in text and "[bold]" in text  # shown as escapes; markup stays literal
+    assert "\x1b" not in out and "\u202e" not in out
+    assert json.loads(out)["ports"][0]["greeting"] == f"+OK {hostile}"
+
+
+async def test_another_service_is_named_by_its_banner(lab_factory: Callable[..., LabServer], tmp_path: Path) -> None:
+    async with lab_factory("not-pop3") as lab:
+        info = await probe_server(lab.host, lab_targets(lab), timeout=5, ca_file=str(lab_ca_file(lab, tmp_path)))
+    for report in info.ports:
+        assert not report.ok and report.cause == "not-pop3"
+        assert report.greeting is not None and report.greeting.startswith("* OK") and "IMAP4rev1" in report.greeting
+        assert report.capa is None and not report.plaintext_login_possible

@@ -147,12 +147,14 @@ def render_port(console: Console, report: PortReport, lang: Lang) -> None:
     if report.cert is not None:
         text, style = _cert_line(report.cert, lang)
         _row(console, _t.FIELD_CERT, text, lang, style)
-    if report.greeting is not None:
+    # CAPA and what follows from it only where a POP3 server greeted (not an IMAP banner, not -ERR).
+    pop3 = report.greeting is not None and report.greeting[:3].upper() == "+OK"
+    if pop3:
         before = _t.FIELD_CAPA if report.security is Security.SSL else _t.FIELD_CAPA_BEFORE
         _row(console, before, _capa_text(report.capa, lang), lang)
     if report.capa_after_tls is not None:
         _row(console, _t.FIELD_CAPA_AFTER, _capa_text(report.capa_after_tls, lang), lang)
-    if report.greeting is not None:
+    if pop3:
         if report.security is Security.SSL:
             clear, style = _t.CLEAR_LOGIN_ENCRYPTED(lang), ""
         elif report.plaintext_login_possible:
@@ -162,17 +164,21 @@ def render_port(console: Console, report: PortReport, lang: Lang) -> None:
         _row(console, _t.FIELD_CLEAR_LOGIN, clear, lang, style)
         _row(console, _t.FIELD_RESP_CODES, (_t.YES if report.response_codes else _t.NO)(lang), lang)
     if report.error is not None and not report.ok:
-        detail = _detail(report.error)
+        detail = _detail(report.error, report.greeting)
         if detail:
             _row(console, _t.FIELD_DETAIL, detail, lang, "dim")
     if report.timings_ms:
         _row(console, _t.FIELD_TIMES, _times(report.timings_ms, lang), lang, "dim")
 
 
-def _detail(error: Mapping[str, object]) -> str:
-    """The technical line under a failure: the error code and what the library or server said."""
+def _detail(error: Mapping[str, object], greeting: str | None) -> str:
+    """The technical line under a failure: the error code and what the library or server said.
+
+    What only repeats the greeting shown just above is left out.
+    """
     keys = ("error", "reason", "library_reason", "verify_message", "server_said", "detail")
-    return ", ".join(str(error[k]) for k in keys if error.get(k) not in (None, ""))
+    values = [str(error[k]) for k in keys if error.get(k) not in (None, "")]
+    return ", ".join(v for v in values if not (greeting and greeting in v))
 
 
 def recommended(info: ServerInfo) -> PortReport | None:

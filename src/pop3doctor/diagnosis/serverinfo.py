@@ -43,6 +43,7 @@ from pop3doctor.net.errors import CertificateProblem, NetError
 from pop3doctor.net.resolve import resolve
 from pop3doctor.net.timeouts import Timeouts, within
 from pop3doctor.protocol.capabilities import Capabilities
+from pop3doctor.protocol.errors import NotPop3Greeting
 
 #: The JSON schema name of `ServerInfo.to_dict` (bumped only for incompatible changes).
 SCHEMA = "pop3doctor.probe/1"
@@ -65,8 +66,9 @@ class CertReport:
     """The server certificate as seen on one port.
 
     ``subject_names`` are the subjectAltName entries (the subject CN when there
-    are none); ``issuer`` is the issuer's CN (its RFC 4514 name when it has no
-    CN); ``not_after`` is ISO 8601 UTC; ``days_left`` is negative once expired.
+    are none); ``issuer`` is the issuer's CN (else its organisation, else its
+    RFC 4514 name); ``not_after`` is ISO 8601 UTC (``not_after_timestamp`` the
+    same as Unix seconds, for metrics); ``days_left`` is negative once expired.
     ``trusted`` covers the chain *and* the host name, as a mail program checks
     them; ``trust_error`` is then the cause code saying why not
     (cert-expired, cert-untrusted, cert-hostname-mismatch, cert-not-yet-valid,
@@ -80,6 +82,7 @@ class CertReport:
     trusted: bool
     trust_error: str | None
     # Added beyond the shared contract: the rest of what a help desk asks about.
+    not_after_timestamp: float = 0.0
     subject: str = ""
     issuer_dn: str = ""
     not_before: str = ""
@@ -94,11 +97,12 @@ class CertReport:
         names = list(facts.sans) or ([facts.subject_cn] if facts.subject_cn else [])
         return cls(
             subject_names=names,
-            issuer=facts.issuer_cn or facts.issuer,
+            issuer=facts.issuer_cn or facts.issuer_org or facts.issuer,
             not_after=_iso(facts.not_after),
             days_left=(facts.not_after - now).total_seconds() / _SECONDS_PER_DAY,
             trusted=trust_error is None,
             trust_error=trust_error,
+            not_after_timestamp=facts.not_after.timestamp(),
             subject=facts.subject,
             issuer_dn=facts.issuer,
             not_before=_iso(facts.not_before),
@@ -115,6 +119,7 @@ class CertReport:
             "days_left": round(self.days_left, 2),
             "trusted": self.trusted,
             "trust_error": self.trust_error,
+            "not_after_timestamp": self.not_after_timestamp,
             "subject": self.subject,
             "issuer_dn": self.issuer_dn,
             "not_before": self.not_before,
@@ -318,6 +323,9 @@ async def _look(
         seen.error = exc
         if isinstance(exc, CertificateProblem) and exc.cert is not None:
             seen.cert = exc.cert
+        if isinstance(exc, NotPop3Greeting) and seen.greeting is None:
+            # What answered instead ("* OK IMAP4 ready", "220 smtp ...") tells the help desk which service it is.
+            seen.greeting = exc.line.decode("utf-8", "replace").rstrip("\r\n")
     finally:
         if healthy:
             # A courtesy, bounded: the answer is already in.
@@ -377,7 +385,7 @@ def _report(port: int, security: Security, seen: _Seen, trust_error: str | None)
     if trust_error is not None:
         cause = trust_error
     elif error is not None:
-        stage = "greeting" if seen.greeting is None and seen.address is not None else None
+        stage = "greeting" if not seen.greeting_ok and seen.address is not None else None
         cause = cause_for_error(error, implicit_tls=security is Security.SSL, stage=stage)
     clear_caps = seen.caps if security is not Security.SSL else None
     offered = [c for c in (seen.caps, seen.caps_after_tls) if c is not None]
