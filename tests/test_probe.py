@@ -22,6 +22,7 @@ import socket
 import ssl
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from pop3doctor.cli.probe import plan
 from pop3doctor.diagnosis.serverinfo import SCHEMA, ServerInfo, probe_server
 from pop3doctor.endpoint import Security
 from pop3doctor.lab import LabServer
+from pop3doctor.lab.certs import CertKind, server_context
 from pop3doctor.lab.scenarios import get_scenario
 from pop3doctor.lab.session import Session
 from support.dns_server import LocalDnsServer
@@ -45,7 +47,7 @@ ALLOWED = {"CAPA", "STLS", "QUIT"}
 PORT_KEYS = {
     "port", "security", "ok", "cause", "address", "greeting", "apop_offered", "capa", "stls_offered",
     "capa_after_tls", "tls_version", "cipher", "cert", "plaintext_login_possible", "response_codes",
-    "timings_ms", "error",
+    "timings_ms", "error", "tls_versions",
 }
 CERT_KEYS = {
     "subject_names", "issuer", "not_after", "days_left", "trusted", "trust_error", "not_after_timestamp",
@@ -221,6 +223,40 @@ async def test_soon_expiring_certificate_counts_its_days(
         assert 10.0 < report.cert.days_left <= 10.5
     assert code == 0
     assert "(10 days left)" in out and "trusted" in out
+
+
+@pytest.fixture
+def old_tls_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the lab's next servers accept TLS 1.0 and 1.1 as well (as some old servers still do)."""
+    def context(ca: trustme.CA, kind: CertKind, hostname: str, host: str) -> ssl.SSLContext:
+        ctx = server_context(ca, kind, hostname, host)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        return ctx
+
+    monkeypatch.setattr(lab_server_module, "server_context", context)
+
+
+@pytest.mark.parametrize("old", [False, True], ids=["tls1.2-and-up", "tls1.0-too"])
+async def test_tls_versions_on_request(
+    request: pytest.FixtureRequest, lab_factory: Callable[..., LabServer], tmp_path: Path,
+    lab_commands: list[str], old: bool,
+) -> None:
+    if old:
+        request.getfixturevalue("old_tls_too")
+    async with lab_factory("healthy") as lab:
+        info = await probe_server(
+            lab.host, lab_targets(lab), timeout=5, ca_file=str(lab_ca_file(lab, tmp_path)), tls_versions=True
+        )
+        plain = await probe_server(lab.host, lab_targets(lab), timeout=5, ca_file=str(lab_ca_file(lab, tmp_path)))
+    expected = {"TLSv1": old, "TLSv1.1": old, "TLSv1.2": True, "TLSv1.3": True}
+    assert [p.tls_versions for p in info.ports] == [expected, expected]
+    assert all(p.tls_versions is None for p in plain.ports)  # only when asked
+    assert verbs(lab_commands) <= ALLOWED, lab_commands
+    # Every POP3 session ended by QUIT: 2 x 2 of the main probes, one per accepted version and port.
+    assert lab_commands.count("QUIT") == 2 * 2 + 2 * sum(expected.values())
 
 
 async def test_clear_text_probe_of_a_tls_port_stops_once_tls_answered(

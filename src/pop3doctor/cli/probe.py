@@ -111,6 +111,11 @@ def _cert_line(cert: CertReport, lang: Lang) -> tuple[str, str]:
     return " / ".join(parts), style
 
 
+def _versions(versions: Mapping[str, bool | None], lang: Lang) -> str:
+    marks = {True: _t.VERSION_ACCEPTED, False: _t.VERSION_REFUSED, None: _t.VERSION_UNKNOWN}
+    return ", ".join(f"{name} {marks[accepted](lang)}" for name, accepted in versions.items())
+
+
 def _capa_text(capa: list[str] | None, lang: Lang) -> str:
     return "  ".join(capa) if capa is not None else _t.CAPA_REFUSED(lang)
 
@@ -144,6 +149,8 @@ def render_port(console: Console, report: PortReport, lang: Lang) -> None:
         _row(console, _t.FIELD_GREETING, report.greeting, lang)
     if report.tls_version is not None:
         _row(console, _t.FIELD_TLS, f"{report.tls_version}, {report.cipher or '-'}", lang)
+    if report.tls_versions is not None:
+        _row(console, _t.FIELD_TLS_VERSIONS, _versions(report.tls_versions, lang), lang)
     if report.cert is not None:
         text, style = _cert_line(report.cert, lang)
         _row(console, _t.FIELD_CERT, text, lang, style)
@@ -252,6 +259,10 @@ def _check_dns_servers(ctx: click.Context, param: click.Parameter, value: tuple[
     "--dns-server", "dns_servers", multiple=True, metavar="IP[:PORT]", callback=_check_dns_servers,
     help="use this DNS server",
 )
+@click.option(
+    "--tls-versions", is_flag=True,
+    help="also find which TLS versions (1.0-1.3) each TLS port accepts (one more connection per version)",
+)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable result (schema pop3doctor.probe/1)")
 # Where the standard ports are: test hooks (the lab and Dovecot listen on free ports).
 @click.option("--pop3s-port", type=click.IntRange(1, 65535), default=DEFAULT_TARGETS[0][0], hidden=True)
@@ -265,6 +276,7 @@ def command(
     timeout: float,
     ca_file: str | None,
     dns_servers: tuple[str, ...],
+    tls_versions: bool,
     as_json: bool,
     pop3s_port: int,
     pop3_port: int,
@@ -275,7 +287,8 @@ def command(
     targets, auto = plan(port, security, ssl_port=pop3s_port, starttls_port=pop3_port, only=only)
     info = asyncio.run(
         probe_server(
-            host, targets, timeout=timeout, ca_file=ca_file, nameservers=list(dns_servers) or None, auto_ports=auto
+            host, targets, timeout=timeout, ca_file=ca_file, nameservers=list(dns_servers) or None,
+            auto_ports=auto, tls_versions=tls_versions,
         )
     )
     if as_json:

@@ -16,6 +16,11 @@ look: the port is then reached once more with verification off (to read the
 TLS version, cipher, greeting and CAPA behind it; nothing secret is sent on
 it), and the report says ``ok`` False with the certificate's cause.
 
+With ``tls_versions``, every port that spoke TLS is also asked, one
+connection per version, which of TLS 1.0 to 1.3 it accepts (a server still
+taking TLS 1.0 is a finding for its admin; one without 1.2 fails modern
+clients).  Those connections, too, send only STLS and QUIT.
+
 Ports are probed concurrently.  On one port, a clear-text probe is stopped as
 soon as the implicit-TLS probe of the same port spoke TLS: such a port stays
 silent to clear text until the greeting timeout, which would only delay the
@@ -26,9 +31,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import ssl
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +46,7 @@ from pop3doctor.diagnosis.state import evidence_of
 from pop3doctor.endpoint import DEFAULT_PORTS, Security
 from pop3doctor.knowledge.evidence import cause_for_certificate, cause_for_error, interception_product
 from pop3doctor.net.certs import CertFacts, make_tls_context
-from pop3doctor.net.errors import CertificateProblem, NetError
+from pop3doctor.net.errors import CertificateProblem, NetError, TlsHandshakeFailed
 from pop3doctor.net.resolve import resolve
 from pop3doctor.net.timeouts import Timeouts, within
 from pop3doctor.protocol.capabilities import Capabilities
@@ -174,6 +181,8 @@ class PortReport:
     apop_offered: bool = False
     #: The failure's technical facts (error code, library reason, server text), when not ok.
     error: dict[str, Any] | None = None
+    #: With ``tls_versions``: "TLSv1" .. "TLSv1.3" -> accepted (None: could not tell); else None.
+    tls_versions: dict[str, bool | None] | None = None
 
     @property
     def spoke_tls(self) -> bool:
@@ -199,6 +208,7 @@ class PortReport:
             "response_codes": self.response_codes,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "error": self.error,
+            "tls_versions": None if self.tls_versions is None else dict(self.tls_versions),
         }
 
 
@@ -470,6 +480,82 @@ def _pick(reports: dict[Security, PortReport]) -> PortReport:
     return ssl_report or stls_report or next(iter(reports.values()))
 
 
+def _version_names() -> dict[str, ssl.TLSVersion]:
+    """The versions to try, by the name `ssl.SSLSocket.version` gives them, oldest first."""
+    with warnings.catch_warnings():
+        # TLSv1 and TLSv1_1 are deprecated *as client choices*; naming them to test a server is the point.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return {
+            "TLSv1": ssl.TLSVersion.TLSv1,
+            "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+            "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+            "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+        }
+
+
+def _pinned_context(version: ssl.TLSVersion) -> ssl.SSLContext:
+    """An unverifying context that speaks exactly ``version`` (the certificate was judged already)."""
+    context = make_tls_context(verify=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = version
+        context.maximum_version = version
+    if version < ssl.TLSVersion.TLSv1_2:
+        # OpenSSL 3's default security level refuses TLS 1.0/1.1 on our side before
+        # the server is asked; level 0 lets the question reach the server.
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
+
+
+async def _accepts(
+    host: str, port: int, security: Security, version: ssl.TLSVersion, *, timeouts: Timeouts,
+    nameservers: list[str] | None,
+) -> bool | None:
+    """Whether ``port`` completes a handshake pinned to ``version``; None when something else failed first."""
+    try:
+        context = _pinned_context(version)
+    except (ValueError, ssl.SSLError):
+        return None  # this computer's OpenSSL cannot speak it at all
+    client = Pop3Client(
+        host, port, security=security, timeouts=timeouts, tls_context=context, nameservers=nameservers
+    )
+    done = False
+    try:
+        await client.open()
+        if security is Security.STARTTLS:
+            await client.read_greeting()
+            await client.starttls()  # STLS without CAPA first: the main probe saw it offered
+        else:
+            await client.read_greeting()
+        done = True
+        return client.encrypted
+    except TlsHandshakeFailed:
+        return False
+    except Pop3DoctorError:
+        return None
+    finally:
+        if done:
+            with contextlib.suppress(Exception):
+                await within(client.quit(), timeouts.command)
+        await client.aclose()
+
+
+async def _with_versions(
+    report: PortReport, host: str, *, timeouts: Timeouts, nameservers: list[str] | None
+) -> PortReport:
+    """``report`` with `PortReport.tls_versions` filled in, when its port spoke TLS."""
+    if not report.spoke_tls or report.security is Security.PLAIN:
+        return report
+    names = _version_names()
+    answers = await asyncio.gather(
+        *(
+            _accepts(host, report.port, report.security, version, timeouts=timeouts, nameservers=nameservers)
+            for version in names.values()
+        )
+    )
+    return dataclasses.replace(report, tls_versions=dict(zip(names, answers, strict=True)))
+
+
 def probe_timeouts(timeout: float) -> Timeouts:
     """``--timeout S`` for a probe: S for lookup, connect and TLS, 2*S for the greeting and each command.
 
@@ -487,12 +573,14 @@ async def probe_server(
     ca_file: str | None = None,
     nameservers: list[str] | None = None,
     auto_ports: Sequence[int] = (),
+    tls_versions: bool = False,
 ) -> ServerInfo:
     """Probe ``targets`` (default: 995 implicit TLS and 110 STARTTLS) on ``host``, concurrently; never logs in.
 
     ``auto_ports`` (an addition to the shared contract) are ports whose mode
     is not known: each is probed with implicit TLS and STARTTLS and reported
-    once, in the mode it speaks.  The name is looked up first: when that
+    once, in the mode it speaks.  ``tls_versions`` also asks each TLS port
+    which TLS versions it accepts (`PortReport.tls_versions`).  The name is looked up first: when that
     fails, ``cause`` says why and ``ports`` is empty.  Never raises for a
     failure of the network or the server.
     """
@@ -524,4 +612,10 @@ async def probe_server(
         )
     )
     ports = [report for group in answers for report in group]
+    if tls_versions:
+        ports = list(
+            await asyncio.gather(
+                *(_with_versions(r, host, timeouts=timeouts, nameservers=nameservers) for r in ports)
+            )
+        )
     return ServerInfo(host, [ip for _, ip in found], ports, None, checked_at=checked_at, timings_ms=timings)
