@@ -509,12 +509,15 @@ async def test_dovecot_allowing_clear_text_says_so(dovecot_plain_ok: DovecotServ
     info: ServerInfo = await probe_server(
         dovecot_plain_ok.host,
         [(dovecot_plain_ok.pop3s_port, Security.SSL), (dovecot_plain_ok.pop3_port, Security.STARTTLS)],
-        timeout=5, ca_file=str(dovecot_plain_ok.ca_file),
+        timeout=5, ca_file=str(dovecot_plain_ok.ca_file), tls_versions=True,
     )
     assert info.all_ok
     stls_port = info.ports[1]
     assert stls_port.capa is not None and "USER" in stls_port.capa
     assert stls_port.plaintext_login_possible is True
+    # Dovecot 2.3's default ssl_min_protocol is TLSv1.2.
+    for report in info.ports:
+        assert report.tls_versions == {"TLSv1": False, "TLSv1.1": False, "TLSv1.2": True, "TLSv1.3": True}
 
 
 async def test_server_text_cannot_drive_the_terminal_and_json_keeps_it_exact(
