@@ -296,6 +296,7 @@ async def test_no_stls_is_reported_with_the_clear_text_facts(
     assert stls_port.stls_offered is False and stls_port.plaintext_login_possible
     assert stls_port.greeting is not None and stls_port.capa is not None and stls_port.tls_version is None
     assert "STLS" not in verbs(lab_commands)  # not offered: not asked either
+    assert lab_commands.count("QUIT") == 2  # and that session, too, ended with QUIT
 
 
 async def test_a_name_served_by_loopback_dns(lab_factory: Callable[..., LabServer], tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ from pop3doctor.base_error import Pop3DoctorError
 from pop3doctor.client import Pop3Client
 from pop3doctor.diagnosis.state import evidence_of
 from pop3doctor.endpoint import DEFAULT_PORTS, Security
+from pop3doctor.errors import PolicyError
 from pop3doctor.knowledge.evidence import cause_for_certificate, cause_for_error, interception_product
 from pop3doctor.net.certs import CertFacts, make_tls_context
 from pop3doctor.net.errors import CertificateProblem, NetError, TlsHandshakeFailed
@@ -331,6 +332,8 @@ async def _look(
         healthy = True
     except Pop3DoctorError as exc:
         seen.error = exc
+        # We stopped ourselves (no STLS offered): the session itself is sound, so it still ends with QUIT.
+        healthy = isinstance(exc, PolicyError)
         if isinstance(exc, CertificateProblem) and exc.cert is not None:
             seen.cert = exc.cert
         if isinstance(exc, NotPop3Greeting) and seen.greeting is None:
