@@ -45,11 +45,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TlsInfo:
-    """The negotiated TLS session: version ("TLSv1.3"), cipher name, leaf certificate."""
+    """The negotiated TLS session: version ("TLSv1.3"), cipher name, leaf certificate.
+
+    ``handshake_ms`` is how long the handshake itself took (TCP connect and
+    name lookup excluded), for the probe's and the monitoring plugin's timings.
+    """
 
     version: str | None
     cipher: str | None
     cert: CertFacts | None
+    handshake_ms: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -63,10 +68,10 @@ def _ms_since(start: float) -> float:
     return (time.monotonic() - start) * 1000.0
 
 
-def _tls_info(writer: asyncio.StreamWriter) -> TlsInfo:
+def _tls_info(writer: asyncio.StreamWriter, handshake_ms: float | None = None) -> TlsInfo:
     ssl_object = writer.get_extra_info("ssl_object")
     if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
-        return TlsInfo(version=None, cipher=None, cert=None)
+        return TlsInfo(version=None, cipher=None, cert=None, handshake_ms=handshake_ms)
     der = ssl_object.getpeercert(binary_form=True)
     cipher = ssl_object.cipher()
     facts: CertFacts | None = None
@@ -77,6 +82,7 @@ def _tls_info(writer: asyncio.StreamWriter) -> TlsInfo:
         version=ssl_object.version(),
         cipher=cipher[0] if cipher else None,
         cert=facts,
+        handshake_ms=handshake_ms,
     )
 
 
@@ -231,7 +237,7 @@ class Connection:
         except BaseException:
             self._abort()
             raise
-        self.tls = _tls_info(self._writer)
+        self.tls = _tls_info(self._writer, _ms_since(start))
 
     def _abort(self) -> None:
         """Drop the connection at once, after a failed TLS upgrade.
@@ -375,7 +381,7 @@ async def open_connection(
         sock.close()
         raise
     conn = Connection(reader, writer, host=host, port=port, attempts=attempts)
-    conn.tls = _tls_info(writer)
+    conn.tls = _tls_info(writer, _ms_since(start))
     return conn
 
 
