@@ -68,6 +68,9 @@ STEP_TIMEOUT = 8.0
 WARNING_DAYS = 14.0
 CRITICAL_DAYS = 7.0
 
+#: A days threshold: up to a century, far beyond any certificate (and never "inf").
+_DAYS = click.FloatRange(0, 36500)
+
 #: Seconds added to -t before the last-resort stop: the diagnosis stops itself
 #: at -t and reports the step; this only catches a step that ignores it.
 _GRACE = 2.0
@@ -173,9 +176,9 @@ def _reference(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="応答時間の警告範囲 / response time (whole check, s) range for WARNING, e.g. 5 or @5:")
 @click.option("-c", "--critical", callback=_range, metavar="RANGE",
               help="応答時間の危険範囲 / response time (whole check, s) range for CRITICAL, e.g. 10")
-@click.option("--warning-days", type=click.FloatRange(0), default=WARNING_DAYS, show_default=True, metavar="DAYS",
+@click.option("--warning-days", type=_DAYS, default=WARNING_DAYS, show_default=True, metavar="DAYS",
               help="証明書の残り日数がこれ未満で WARNING / WARNING when the certificate has fewer days left")
-@click.option("--critical-days", type=click.FloatRange(0), default=CRITICAL_DAYS, show_default=True, metavar="DAYS",
+@click.option("--critical-days", type=_DAYS, default=CRITICAL_DAYS, show_default=True, metavar="DAYS",
               help="証明書の残り日数がこれ未満で CRITICAL / CRITICAL when the certificate has fewer days left")
 @click.option("--no-login", is_flag=True,
               help="ログインしない（接続・TLS・証明書・応答のみ）/ no login: the probe's checks only (no password)")
