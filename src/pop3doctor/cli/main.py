@@ -31,11 +31,11 @@ _COMMANDS: list[str] = [
     "explain",
     "fetch",
     "diagnose",
+    "check",
     "demo",
     "lab",
     "web",
     "discover",
-    "check",
 ]
 
 
