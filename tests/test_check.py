@@ -29,6 +29,7 @@ import trustme
 from pop3doctor.cli.check_verdict import CAUSE_STATES, state_for
 from pop3doctor.cli.plugin_format import PerfDatum, Range, State, check_range, plugin_text, status_line, worst
 from pop3doctor.diagnosis.model import Status
+from pop3doctor.endpoint import Security
 from pop3doctor.knowledge.causes import all_causes
 from pop3doctor.lab import LabServer
 from pop3doctor.lab import server as lab_server_module
@@ -422,3 +423,27 @@ def test_every_cause_has_a_state() -> None:
     assert state_for("ipv6-broken", Status.WARN) is State.WARNING
     assert state_for("diagnosis-deadline") is State.UNKNOWN
     assert state_for("mailbox-empty", Status.WARN) is State.OK
+
+
+def test_stage_times_come_from_the_findings() -> None:
+    from pop3doctor.cli.check_verdict import read_report
+    from pop3doctor.diagnosis.model import Finding, Report, Settings
+    from pop3doctor.i18n import Msg
+
+    title = Msg("x", "x")
+    connect = Finding("connect", Status.PASS, title, elapsed_ms=30.0,
+                      evidence={"attempts": [{"outcome": "refused", "elapsed_ms": 1.0},
+                                             {"outcome": "ok", "elapsed_ms": 2.0}]})
+    tls = Finding("tls", Status.PASS, title, elapsed_ms=30.5)
+    login = Finding("login", Status.PASS, title, elapsed_ms=4.0)
+    mailbox = Finding("mailbox", Status.PASS, title, evidence={"count": 2, "octets": 900})
+    summary = Finding("summary", Status.PASS, title, cause="ok", elapsed_ms=50.0)
+    report = Report(Settings("h", 995, Security.SSL, "u"), [connect, tls, login, mailbox, summary])
+    reading = read_report(report)
+    # SSL/TLS: connect and tls share one clock; the TCP connect is the winning attempt.
+    assert reading.connect_s == 0.002 and reading.tls_s == pytest.approx(0.0285)
+    assert reading.login_s == 0.004 and reading.retrieval_s is None and reading.total_s == 0.05
+    assert (reading.messages, reading.octets) == (2, 900) and reading.state is State.OK
+    # The handshake's own time wins where the net layer measured it.
+    tls.evidence["handshake_ms"] = 3.0
+    assert read_report(report).tls_s == 0.003

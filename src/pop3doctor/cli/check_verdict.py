@@ -113,19 +113,25 @@ def read_report(report: Report) -> Reading:
 def _read_times(reading: Reading, passed: dict[str, Finding], security: Security) -> None:
     """Stage times from the passing findings.
 
-    Each finding times its own step, with two exceptions the step table
-    (`pop3doctor.diagnosis.pipeline`) makes: with SSL/TLS the handshake happens
-    while connecting, so the connect and tls findings share one clock and the
-    TCP connect alone is the winning attempt's time; with STARTTLS the tls
-    finding's clock starts at the CAPA asked just before STLS (one round trip
-    more than the handshake).
+    The TCP connect is the winning connection attempt's own time.  The TLS
+    time is the handshake's own (``handshake_ms`` in the tls finding's
+    evidence) where the net layer measured it; otherwise the step table
+    (`pop3doctor.diagnosis.pipeline`) decides what the findings' clocks hold:
+    with SSL/TLS the handshake happens while connecting, so the connect and
+    tls findings share one clock, and the TLS time is what follows the TCP
+    connect; with STARTTLS the tls finding's clock starts at the CAPA asked
+    just before STLS.  Either way that fallback also holds building the TLS
+    context (loading the CA certificates), some milliseconds.
     """
     connect = passed.get("connect")
     if connect is not None:
         tcp_ms = _winning_attempt_ms(connect.evidence) or connect.elapsed_ms
         reading.connect_s = tcp_ms / 1000
         tls = passed.get("tls")
-        if tls is not None:
+        handshake = tls.evidence.get("handshake_ms") if tls is not None else None
+        if isinstance(handshake, int | float):
+            reading.tls_s = handshake / 1000
+        elif tls is not None:
             tls_ms = tls.elapsed_ms - tcp_ms if security is Security.SSL else tls.elapsed_ms
             reading.tls_s = max(tls_ms, 0.0) / 1000
     for stage, name in (("login", "login_s"), ("retrieval", "retrieval_s")):
