@@ -28,6 +28,7 @@ import datetime as dt
 import importlib
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import click
@@ -235,23 +236,29 @@ def command(
 # --- running the check ------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _Plan:
     """The settings of one check, before ``--security auto`` is resolved."""
 
-    def __init__(
-        self, host: str, port: int | None, security: str, user: str, ca_file: str | None, allow_plaintext: bool,
-        auth: str, step_timeout: float, nameservers: list[str] | None, reference: str | None,
-    ) -> None:
-        self.host, self.port, self.security, self.user = host, port, security, user
-        self.ca_file, self.allow_plaintext, self.auth = ca_file, allow_plaintext, auth
-        self.step_timeout, self.nameservers, self.reference = step_timeout, nameservers, reference
+    host: str
+    port: int | None
+    security: str
+    user: str
+    ca_file: str | None
+    allow_plaintext: bool
+    auth: str
+    step_timeout: float
+    nameservers: list[str] | None
+    reference: str | None
 
 
+@dataclass(frozen=True)
 class _Endpoint:
     """Where the check went, for the status line's text."""
 
-    def __init__(self, host: str, port: int, security: Security) -> None:
-        self.host, self.port, self.security = host, port, security
+    host: str
+    port: int
+    security: Security
 
     def label(self, lang: Lang) -> str:
         return f"{self.host}:{self.port} {SECURITY_LABELS[self.security.value](lang)}"
@@ -320,11 +327,17 @@ async def _probe(plan: _Plan, endpoint: _Endpoint, seconds: float) -> Reading:
 # --- the verdict ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _Thresholds:
-    def __init__(self, warning: Range | None, critical: Range | None, warning_days: float, critical_days: float):
-        self.warning, self.critical = warning, critical
-        self.warning_days, self.critical_days = Range.at_least(warning_days), Range.at_least(critical_days)
-        self.days = (warning_days, critical_days)
+    """-w/-c (ranges, seconds) and the certificate's days, as ranges (``N:``) too."""
+
+    warning: Range | None
+    critical: Range | None
+    warning_days: float
+    critical_days: float
+
+    def days_state(self, days: float) -> State:
+        return check_range(days, Range.at_least(self.warning_days), Range.at_least(self.critical_days))
 
 
 def _verdict(
@@ -342,9 +355,9 @@ def _verdict(
             texts.append((problem.state, problem.text(lang)))
     days = reading.cert_days_left()
     if days is not None and days >= 0:
-        cert_state = check_range(days, limits.warning_days, limits.critical_days)
+        cert_state = limits.days_state(days)
         if cert_state is not State.OK:
-            limit = limits.days[1] if cert_state is State.CRITICAL else limits.days[0]
+            limit = limits.critical_days if cert_state is State.CRITICAL else limits.warning_days
             texts.append((cert_state, _t.CHECK_CERT_SOON(lang, date=_date(reading), days=f"{days:.1f}",
                                                           limit=number(limit))))
             states.append(cert_state)
@@ -399,5 +412,6 @@ def _perfdata(reading: Reading, limits: _Thresholds) -> list[PerfDatum]:
         out.append(PerfDatum("mailbox_size", reading.octets or 0, "B", minimum=0))
     days = reading.cert_days_left(dt.datetime.now(dt.UTC))
     if days is not None:
-        out.append(PerfDatum("cert_days_left", round(days, 2), "", limits.warning_days, limits.critical_days))
+        warn, crit = Range.at_least(limits.warning_days), Range.at_least(limits.critical_days)
+        out.append(PerfDatum("cert_days_left", round(days, 2), "", warn, crit))
     return out
