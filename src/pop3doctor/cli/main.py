@@ -31,6 +31,7 @@ _COMMANDS: list[str] = [
     "explain",
     "fetch",
     "diagnose",
+    "check",
     "demo",
     "lab",
     "web",

@@ -38,6 +38,17 @@ class CannotCreate(click.ClickException):
 
 def connection_options(func: F) -> F:
     """--host --port --security --user --password-env --password-stdin --ca-file --timeout --allow-plaintext."""
+    return _connection_options(func, timeout=True)
+
+
+def connection_options_but_timeout(func: F) -> F:
+    """`connection_options` without ``--timeout``: for ``check``, where the Monitoring Plugins
+    guidelines reserve -t/--timeout for the limit of the whole run (the command names
+    the per-step limit otherwise)."""
+    return _connection_options(func, timeout=False)
+
+
+def _connection_options(func: F, *, timeout: bool) -> F:
     decorators = [
         click.option("--host", "-H", callback=_check_host, help="受信メールサーバー / incoming (POP3) server name"),
         click.option("--port", "-p", type=click.IntRange(1, 65535), help="port (default: 995 ssl, 110 starttls/plain)"),
@@ -53,9 +64,6 @@ def connection_options(func: F) -> F:
         click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin"),
         click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="extra CA certificates (PEM)"),
         click.option(
-            "--timeout", type=click.FloatRange(0.1, 600), default=8.0, show_default=True, help="connect timeout, s"
-        ),
-        click.option(
             "--allow-plaintext",
             is_flag=True,
             help="allow sending the password without encryption (not recommended)",
@@ -66,6 +74,13 @@ def connection_options(func: F) -> F:
             "--lang", type=click.Choice(["ja", "en"]), is_eager=True, help="言語 / language (default: from the locale)"
         ),
     ]
+    if timeout:
+        decorators.insert(
+            7,
+            click.option(
+                "--timeout", type=click.FloatRange(0.1, 600), default=8.0, show_default=True, help="connect timeout, s"
+            ),
+        )
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
