@@ -36,6 +36,9 @@ def _tls_passed(run: Run, client: Pop3Client) -> Finding:
     evidence: dict[str, Any] = {}
     if tls is not None:
         evidence = {"version": tls.version, "cipher": tls.cipher}
+        if tls.handshake_ms is not None:
+            # The handshake alone (the step's clock also holds loading the CA store): check's tls_time.
+            evidence["handshake_ms"] = round(tls.handshake_ms, 3)
         if cert is not None:
             evidence["certificate"] = cert.to_dict()
     not_after = cert.not_after.date().isoformat() if cert else "?"
