@@ -35,6 +35,7 @@ _COMMANDS: list[str] = [
     "lab",
     "web",
     "discover",
+    "exporter",
 ]
 
 
