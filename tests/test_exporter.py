@@ -15,6 +15,7 @@ import os
 import re
 import select
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -95,9 +96,9 @@ class Metrics:
 def start_exporter() -> Iterator[Callable[..., Exporter]]:
     started: list[Exporter] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Exporter:
+    def start(*args: str, env: dict[str, str] | None = None, listen: str = "127.0.0.1:0") -> Exporter:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pop3doctor", "exporter", "--listen", "127.0.0.1:0", "--lang", "en", *args],
+            [sys.executable, "-m", "pop3doctor", "exporter", "--listen", listen, "--lang", "en", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -106,7 +107,9 @@ def start_exporter() -> Iterator[Callable[..., Exporter]]:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT)
         line = process.stdout.readline() if ready else ""
-        found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        # Bound where told: the address given, a port the system chose.
+        host = listen.rpartition(":")[0]
+        found = re.search(rf"http://{re.escape(host)}:\d+/", line)
         if found is None:
             process.kill()
             _, err = process.communicate()
@@ -462,6 +465,37 @@ def test_index_and_bad_listen(tmp_path: Path) -> None:
     broken.write_text("[accounts.x]\nhost = 1\n", encoding="utf-8")
     done = run("--config", str(broken))
     assert done.returncode == 64 and "The --config file has a problem" in done.stderr
+
+
+async def test_listens_on_ipv6_loopback_when_told(start_exporter: Callable[..., Exporter]) -> None:
+    try:
+        socket.create_server(("::1", 0), family=socket.AF_INET6).close()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    exporter = start_exporter(listen="[::1]:0")
+    assert exporter.url.startswith("http://[::1]:")
+    own = Metrics.parse((await exporter.get("/metrics")).text)
+    assert own.value("pop3doctor_exporter_probes_in_flight") == 0
+
+
+async def test_account_of_a_silent_server_ends_within_the_scrape_timeout(
+    lab_factory: Callable[..., LabServer], tmp_path: Path, start_exporter: Callable[..., Exporter]
+) -> None:
+    async with lab_factory("slow-greeting") as lab:
+        config = _accounts_toml(
+            tmp_path,
+            work={"host": lab.host, "port": lab.tls_port, "user": lab.user, "ca_file": _ca(lab, tmp_path)},
+        )
+        exporter = start_exporter("--config", str(config), env={PASSWORD_VAR: lab.password})
+        started = time.monotonic()
+        m = await exporter.probe({"X-Prometheus-Scrape-Timeout-Seconds": "4"}, module="account", account="work")
+        took = time.monotonic() - started
+        assert lab.logins == []
+    assert took < 20  # bounded
+    assert m.value("pop3doctor_up") == 0
+    assert m.value("pop3doctor_cause_info", cause="diagnosis-deadline") == 1
+    # The stages before the silence are there: it got as far as a TCP connection.
+    assert {"resolve", "connect"} <= {lab["stage"] for lab in m.labels("pop3doctor_duration_seconds")}
 
 
 async def test_index_page(start_exporter: Callable[..., Exporter]) -> None:

@@ -64,6 +64,10 @@ DEFAULT_MAX_CONCURRENT = 4
 #: The longest a probe may take whatever the scrape timeout says (seconds).
 DEFAULT_PROBE_TIMEOUT = 30.0
 
+#: Seconds of an account probe's budget kept back from the diagnosis's own deadline,
+#: so that the diagnosis reports ``diagnosis-deadline`` itself, with the stages it did.
+DEADLINE_GRACE = 1.0
+
 #: An account logs in at most once in this many seconds (see the module doc).
 DEFAULT_MIN_LOGIN_INTERVAL = 60.0
 
@@ -228,7 +232,14 @@ class Exporter:
                 metrics.optional("result_age_seconds").set(now - last.finished)
                 return metrics
             started = time.monotonic()
-            report = await self._diagnose(config, max(seconds - (started - now), 0.1))
+            left = max(seconds - (started - waited), 0.1)
+            try:
+                # The diagnosis stops itself at its deadline (and says so); this
+                # bounds what comes before it (a password_command) and after it.
+                async with asyncio.timeout(left):
+                    report = await self._diagnose(config, max(left - DEADLINE_GRACE, left / 2))
+            except TimeoutError:
+                return _deadline(time.monotonic() - started)  # not kept: the next scrape tries again
             last.report, last.seconds, last.finished = report, time.monotonic() - started, time.monotonic()
             metrics = report_metrics(report, last.seconds)
             metrics.optional("result_age_seconds").set(0)
