@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -559,3 +560,104 @@ def test_certificate_expiry_reads_iso_times() -> None:
     assert _timestamp("2030-01-02T03:04:05+09:00") == dt.datetime(2030, 1, 1, 18, 4, 5, tzinfo=dt.UTC).timestamp()
     assert _timestamp("2030-01-02T03:04:05") == _timestamp("2030-01-02T03:04:05Z")
     assert _timestamp("soon") is None and _timestamp(None) is None
+
+
+# -- a real Prometheus, configured as the README says -----------------------------------------
+
+PROMETHEUS = "/usr/bin/prometheus"
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_scrape_config(exporter: str, servers: list[str]) -> str:
+    """The README's scrape configuration, pointed at this test's exporter, servers and account.
+
+    Each substitution must find its text: a README that changes shape fails
+    here rather than leaving an example nobody ran.
+    """
+    section = README.read_text("utf-8").split("\n## exporter\n", 1)[1]
+    found = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert found is not None
+    text = found.group(1)
+    for old, new in (
+        ("[pop.example.com:995, pop.example.com:110]", "[" + ", ".join(servers) + "]"),
+        ("[work, home]", "[work]"),
+        ("127.0.0.1:9199", exporter),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    # Seconds, not minutes, between scrapes: the test waits for a few.
+    text = re.sub(r"\n\s*scrape_(interval|timeout): \S+[^\n]*", "", text)
+    return "global:\n  scrape_interval: 2s\n  scrape_timeout: 2s\n" + text
+
+
+@pytest.mark.skipif(not os.access(PROMETHEUS, os.X_OK), reason="Prometheus is not installed (Debian: prometheus)")
+async def test_prometheus_scrapes_with_the_readme_config(
+    lab_factory: Callable[..., LabServer], tmp_path: Path, start_exporter: Callable[..., Exporter]
+) -> None:
+    async with lab_factory("healthy") as lab:
+        LAB_SECRETS.add(lab.password)
+        ca = _ca(lab, tmp_path)
+        config = _accounts_toml(
+            tmp_path, work={"host": lab.host, "port": lab.tls_port, "user": lab.user, "ca_file": ca}
+        )
+        exporter = start_exporter("--config", str(config), "--ca-file", ca, env={PASSWORD_VAR: lab.password})
+        closed = free_port("127.0.0.1")
+        healthy = f"{lab.host}:{lab.tls_port}"
+        (tmp_path / "prometheus.yml").write_text(
+            _readme_scrape_config(exporter.url.removeprefix("http://").rstrip("/"), [healthy, f"127.0.0.1:{closed}"]),
+            encoding="utf-8",
+        )
+        api = f"http://127.0.0.1:{free_port('127.0.0.1')}"
+        prometheus = subprocess.Popen(
+            [
+                PROMETHEUS,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address={api.removeprefix('http://')}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            series = await _wait_for_series(api, prometheus, "pop3doctor_up", 3)
+            await asyncio.sleep(3)  # a few more scrapes of the account
+            causes = await _query(api, "pop3doctor_cause_info")
+            messages = await _query(api, "pop3doctor_messages")
+            own = await _query(api, 'up{job="pop3doctor_exporter"}')
+            scrape_ok = await _query(api, 'up{job=~"pop3|pop3_accounts"}')
+            assert len(lab.logins) == 1  # scraped every 2 s, logged in once (--min-login-interval)
+        finally:
+            prometheus.terminate()
+            _, err = prometheus.communicate(timeout=30)
+    up = {s["metric"]["instance"]: float(s["value"][1]) for s in series}
+    assert up == {healthy: 1.0, f"127.0.0.1:{closed}": 0.0, "work": 1.0}, err
+    cause = {s["metric"]["instance"]: s["metric"]["cause"] for s in causes}
+    assert cause == {healthy: "ok", f"127.0.0.1:{closed}": "connection-refused", "work": "ok"}
+    assert [(s["metric"]["instance"], float(s["value"][1])) for s in messages] == [("work", len(lab.mailbox))]
+    assert [float(s["value"][1]) for s in own] == [1.0]
+    # Prometheus's own up: every probe scrape succeeded, a server being down included.
+    assert sorted(float(s["value"][1]) for s in scrape_ok) == [1.0, 1.0, 1.0]
+
+
+async def _query(api: str, query: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
+        answer = (await client.get(f"{api}/api/v1/query", params={"query": query})).json()
+    assert answer["status"] == "success", answer
+    result: list[dict[str, Any]] = answer["data"]["result"]
+    return result
+
+
+async def _wait_for_series(api: str, prometheus: subprocess.Popen[str], query: str, count: int) -> list[dict[str, Any]]:
+    ends = time.monotonic() + 60
+    while time.monotonic() < ends:
+        if prometheus.poll() is not None:
+            pytest.fail(f"Prometheus exited: {prometheus.communicate()[1]}")
+        try:
+            found = await _query(api, query)
+        except httpx.HTTPError:
+            found = []
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.5)
+    pytest.fail(f"Prometheus did not scrape {count} series of {query} in 60 s")
