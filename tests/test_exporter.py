@@ -32,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pop3doctor.exporter.request import BadRequest, Target, budget, parse_target
 from pop3doctor.lab import LabServer
+from support.dns_server import LocalDnsServer
 from support.dovecot import DovecotServer, free_port
 from support.messages import make_message
 
@@ -229,6 +230,26 @@ async def test_probe_of_an_expired_certificate(
     assert m.value("pop3doctor_cert_expiry_timestamp_seconds") < time.time() - 3600
 
 
+async def test_probe_by_name_through_dns_server(
+    lab_factory: Callable[..., LabServer], tmp_path: Path, start_exporter: Callable[..., Exporter]
+) -> None:
+    """--dns-server: names resolve on a loopback DNS server; one it does not know is host-not-found."""
+    records = {"pop.example.test": {"A": ["127.0.0.1"]}}
+    async with lab_factory("healthy") as lab:
+        with LocalDnsServer(records) as dns:
+            exporter = start_exporter("--ca-file", _ca(lab, tmp_path), "--dns-server", dns.nameserver)
+            named = await exporter.probe(target=f"pop.example.test:{lab.tls_port}", security="ssl")
+            missing = await exporter.probe(target="nowhere.example.test:995")
+    # The lab's certificate names localhost and 127.0.0.1, not pop.example.test.
+    assert named.value("pop3doctor_up") == 0
+    assert named.labels("pop3doctor_cause_info") == [{"cause": "cert-hostname-mismatch"}]
+    assert named.value("pop3doctor_cert_trusted") == 0
+    assert {"resolve", "connect", "tls"} <= {lab["stage"] for lab in named.labels("pop3doctor_duration_seconds")}
+    assert missing.value("pop3doctor_up") == 0
+    assert missing.labels("pop3doctor_cause_info") == [{"cause": "host-not-found"}]
+    assert [lab["stage"] for lab in missing.labels("pop3doctor_duration_seconds")] == ["resolve"]
+
+
 async def test_a_silent_server_ends_within_the_scrape_timeout(
     lab_factory: Callable[..., LabServer], tmp_path: Path, start_exporter: Callable[..., Exporter]
 ) -> None:
@@ -323,6 +344,23 @@ async def test_account_with_a_wrong_password(
     assert m.value("pop3doctor_cause_info", cause="auth-failed") == 1
     assert "pop3doctor_messages" not in m.names
     assert {"login"} <= {lab["stage"] for lab in m.labels("pop3doctor_duration_seconds")}
+
+
+async def test_account_with_a_warning_is_up_with_its_cause(
+    lab_factory: Callable[..., LabServer], tmp_path: Path, start_exporter: Callable[..., Exporter]
+) -> None:
+    """An empty mailbox is a warning, not a failure: mail can be received, and the cause says why none came."""
+    async with lab_factory("empty-mailbox") as lab:
+        LAB_SECRETS.add(lab.password)
+        config = _accounts_toml(
+            tmp_path,
+            work={"host": lab.host, "port": lab.tls_port, "user": lab.user, "ca_file": _ca(lab, tmp_path)},
+        )
+        exporter = start_exporter("--config", str(config), env={PASSWORD_VAR: lab.password})
+        m = await exporter.probe(module="account", account="work")
+    assert m.value("pop3doctor_up") == 1
+    assert m.labels("pop3doctor_cause_info") == [{"cause": "mailbox-empty"}]
+    assert m.value("pop3doctor_messages") == 0 and m.value("pop3doctor_mailbox_bytes") == 0
 
 
 async def test_account_whose_password_cannot_be_read(
