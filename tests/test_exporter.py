@@ -693,7 +693,7 @@ async def _wait_for_series(api: str, prometheus: subprocess.Popen[str], query: s
             pytest.fail(f"Prometheus exited: {prometheus.communicate()[1]}")
         try:
             found = await _query(api, query)
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):  # not listening yet, or "Service Unavailable" while it starts
             found = []
         if len(found) >= count:
             return found
