@@ -37,6 +37,7 @@ _COMMANDS: list[str] = [
     "web",
     "discover",
     "probe",
+    "exporter",
 ]
 
 
