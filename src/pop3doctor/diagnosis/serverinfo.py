@@ -46,7 +46,7 @@ from pop3doctor.diagnosis.state import evidence_of
 from pop3doctor.endpoint import DEFAULT_PORTS, Security
 from pop3doctor.errors import PolicyError
 from pop3doctor.knowledge.evidence import cause_for_certificate, cause_for_error, interception_product
-from pop3doctor.net.certs import CertFacts, make_tls_context
+from pop3doctor.net.certs import CertFacts, make_tls_context, shared_tls_context
 from pop3doctor.net.errors import CertificateProblem, NetError, TlsHandshakeFailed
 from pop3doctor.net.resolve import resolve
 from pop3doctor.net.timeouts import Timeouts, within
@@ -589,7 +589,7 @@ async def probe_server(
     """
     checked_at = _iso(dt.datetime.now(dt.UTC))
     timeouts = probe_timeouts(timeout)
-    context = make_tls_context(ca_file)
+    context = shared_tls_context(ca_file)  # verified ports only; never changed, so shared (issue 19: ~16 ms per probe)
     start = time.monotonic()
     try:
         found = await resolve(host, timeout=timeouts.resolve, nameservers=nameservers)
