@@ -13,12 +13,10 @@ each warn/crit a range expression, UOM one of the guidelines' units.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import math
 import os
 import re
 import socket
-import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +30,6 @@ from pop3doctor.diagnosis.model import Status
 from pop3doctor.endpoint import Security
 from pop3doctor.knowledge.causes import all_causes
 from pop3doctor.lab import LabServer
-from pop3doctor.lab import server as lab_server_module
 from support.dovecot import DovecotServer
 from support.messages import make_message
 
@@ -118,26 +115,6 @@ def ca_path(tmp_path: Path, lab_ca: trustme.CA) -> Path:
     path = tmp_path / "lab-ca.pem"
     lab_ca.cert_pem.write_to_path(str(path))
     return path
-
-
-@pytest.fixture
-def expiring_in(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """The lab's next servers present a certificate of the lab CA valid for only ``days`` more days."""
-
-    def set_days(days: float) -> None:
-        def context(ca: trustme.CA, kind: str, hostname: str, host: str) -> ssl.SSLContext:
-            now = dt.datetime.now(dt.UTC)
-            leaf = ca.issue_cert(
-                *dict.fromkeys((hostname, host)), common_name=hostname,
-                not_before=now - dt.timedelta(days=80), not_after=now + dt.timedelta(days=days),
-            )
-            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            leaf.configure_cert(ctx)
-            return ctx
-
-        monkeypatch.setattr(lab_server_module, "server_context", context)
-
-    return set_days
 
 
 def closed_port() -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import json
 import os
 import re
@@ -188,26 +187,6 @@ async def test_expired_certificate_is_the_finding_and_the_rest_is_still_shown(
         assert report.greeting.startswith("+OK")
     assert info.ports[1].capa_after_tls is not None
     assert verbs(lab_commands) <= ALLOWED
-
-
-@pytest.fixture
-def expiring_in(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
-    """Make the lab's next servers present a certificate valid for only ``days`` more days."""
-
-    def set_days(days: float) -> None:
-        def context(ca: trustme.CA, kind: str, hostname: str, host: str) -> ssl.SSLContext:
-            now = dt.datetime.now(dt.UTC)
-            leaf = ca.issue_cert(
-                *dict.fromkeys((hostname, host)), common_name=hostname,
-                not_before=now - dt.timedelta(days=80), not_after=now + dt.timedelta(days=days),
-            )
-            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            leaf.configure_cert(ctx)
-            return ctx
-
-        monkeypatch.setattr(lab_server_module, "server_context", context)
-
-    return set_days
 
 
 async def test_soon_expiring_certificate_counts_its_days(

@@ -16,6 +16,7 @@ tests do not depend on the project's client.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -24,6 +25,7 @@ import pytest
 import trustme
 
 from pop3doctor.lab import LabServer
+from pop3doctor.lab import server as lab_server_module
 
 #: Generous: a loaded CI machine must not make a correct server look broken.
 TIMEOUT = 20.0
@@ -144,3 +146,28 @@ class RawPop3:
             await asyncio.wait_for(self.writer.wait_closed(), 5)
         except (ConnectionError, ssl.SSLError, TimeoutError):
             pass
+
+
+@pytest.fixture
+def expiring_in(monkeypatch: pytest.MonkeyPatch) -> Callable[[float], None]:
+    """The lab's next servers present a certificate of the lab CA valid for only ``days`` more days.
+
+    The lab has no scenario for a certificate near its end (every scenario's certificate is
+    valid or plainly expired), so the test swaps the lab's certificate maker for one that
+    issues such a leaf from the same trustme CA.
+    """
+
+    def set_days(days: float) -> None:
+        def context(ca: trustme.CA, kind: str, hostname: str, host: str) -> ssl.SSLContext:
+            now = dt.datetime.now(dt.UTC)
+            leaf = ca.issue_cert(
+                *dict.fromkeys((hostname, host)), common_name=hostname,
+                not_before=now - dt.timedelta(days=80), not_after=now + dt.timedelta(days=days),
+            )
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            leaf.configure_cert(ctx)
+            return ctx
+
+        monkeypatch.setattr(lab_server_module, "server_context", context)
+
+    return set_days
