@@ -113,6 +113,24 @@ def all_messages() -> tuple[ClientMessage, ...]:
     return tuple(_parse(m) for m in _raw()["message"])
 
 
+@cache
+def _server_said() -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(str(raw["regex"]), _FLAGS) for raw in _raw()["server_said"])
+
+
+def quoted_reply(text: str) -> str | None:
+    """The server reply a program's message quotes ("Mail server X responded: ..."), or None.
+
+    Thunderbird quotes the reply's text without its ``-ERR``, so the generic
+    status-line search cannot find it; the [[server_said]] regexes can.
+    """
+    for regex in _server_said():
+        found = regex.search(text)
+        if found is not None:
+            return found.group("reply").strip()
+    return None
+
+
 def match_client_message(text: str) -> ClientMatch | None:
     """The first client message whose wording occurs in *text*, or None."""
     for message in all_messages():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pop3doctor.knowledge.classify import banner_kind, classify_detail, classify_greeting, quotes_server_reply
-from pop3doctor.knowledge.client_messages import Check, client_names, match_client_message
+from pop3doctor.knowledge.client_messages import Check, client_names, match_client_message, quoted_reply
 
 _GREETING_SOURCE = "RFC 1939 section 4 (a POP3 server greets with +OK)"
 
@@ -43,8 +43,9 @@ def explain(text: str) -> Explanation:
 
     A banner of another protocol (IMAP ``* OK``, SMTP ``220``, ...) pasted as
     the "error" means the program connected to the wrong service.  A server
-    reply quoted in the text (``-ERR ...`` or a ``[CODE]``) that the wording
-    patterns classify wins: the server's words say more than the program's.
+    reply quoted in the text (``-ERR ...``, a ``[CODE]``, or Thunderbird's
+    "Mail server X responded: ...") that the server rules classify wins: the
+    server's words say more than the program's.
     Otherwise a mail program's own message (client_messages.toml) gives the
     candidate causes in order and the check that separates them; failing
     that, `classify_detail` applies the wording patterns to the whole text.
@@ -57,9 +58,17 @@ def explain(text: str) -> Explanation:
     if found is None:
         return Explanation(result.cause, code, result.source)
     message = found.message
-    if result.cause is not None and quotes_server_reply(text):
-        part = ClientPart(message.client, client_names()[message.client], message.id, (result.cause,), None, found.host)
-        return Explanation(result.cause, code, result.source, part)
+    name = client_names()[message.client]
+    server = result if result.cause is not None and quotes_server_reply(text) else None
+    reply = quoted_reply(text) if server is None else None
+    if reply is not None:
+        # Thunderbird quotes the server without its "-ERR": classify that part alone.
+        quoted = classify_detail(reply)
+        server = quoted if quoted.cause is not None else None
+    if server is not None:
+        server_code = str(server.code) if server.code is not None else None
+        part = ClientPart(message.client, name, message.id, (str(server.cause),), None, found.host)
+        return Explanation(server.cause, server_code, server.source, part)
     check = message.check if len(message.causes) > 1 else None
-    part = ClientPart(message.client, client_names()[message.client], message.id, message.causes, check, found.host)
+    part = ClientPart(message.client, name, message.id, message.causes, check, found.host)
     return Explanation(message.causes[0], code, found.wording.source, part)
