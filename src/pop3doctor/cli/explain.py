@@ -6,27 +6,76 @@ logic.  Exit status 0 when the text was classified, 1 when it was not.
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
 from pop3doctor.cli.console import make_console
 from pop3doctor.escaping import json_text
 from pop3doctor.i18n import Lang, catalog, resolve_lang
 from pop3doctor.knowledge.causes import get_cause
-from pop3doctor.knowledge.explain import explain
+from pop3doctor.knowledge.explain import ClientPart, Explanation, explain
 
 _t = catalog("cli")
 
 
-def _payload(cause: str | None, lang: Lang, source: str | None) -> dict[str, object]:
+def diagnose_command(part: ClientPart, lang: Lang) -> str:
+    """The ``pop3doctor diagnose`` line to run, with the server name the message quoted."""
+    host = shlex.quote(part.host) if part.host else f"<{_t.EXPLAIN_HOST_PLACEHOLDER(lang)}>"
+    return f"pop3doctor diagnose --host {host} --user <{_t.EXPLAIN_USER_PLACEHOLDER(lang)}>"
+
+
+def _payload(result: Explanation, lang: Lang) -> dict[str, object]:
+    cause = result.cause
     if cause is None:
         return {"cause": None, "title": None, "remedy": [_t.EXPLAIN_ADVICE(lang)], "source": None}
     info = get_cause(cause)
-    return {
+    payload: dict[str, object] = {
         "cause": cause,
         "title": info.title(lang),
         "remedy": info.remedy_text(lang),
-        "source": source,
+        "source": result.matched_pattern_source,
     }
+    part = result.client
+    if part is not None:
+        payload["client"] = part.client
+        payload["client_name"] = part.client_name.text(lang)
+        payload["candidates"] = [{"cause": c, "title": get_cause(c).title(lang)} for c in part.candidates]
+        payload["check"] = part.check.text(lang) if part.check is not None else None
+        payload["command"] = diagnose_command(part, lang)
+    return payload
+
+
+def _print_text(result: Explanation, language: Lang) -> None:
+    console = make_console()
+    if result.cause is None:
+        console.print(f"[bold yellow]{_t.EXPLAIN_UNKNOWN(language)}[/]")
+        console.print(_t.EXPLAIN_ADVICE(language), markup=False)
+        return
+    part = result.client
+    if part is not None:
+        console.print(f"[bold]{_t.EXPLAIN_CLIENT(language)}:[/] ", end="")
+        console.print(part.client_name.text(language), markup=False)
+    info = get_cause(result.cause)
+    console.print(f"[bold]{_t.CAUSE(language)}:[/] ", end="")
+    console.print(f"{info.title(language)} ({result.cause})", markup=False)
+    console.print(info.explanation_text(language), markup=False)
+    if part is not None and len(part.candidates) > 1:
+        console.print(f"[bold]{_t.EXPLAIN_CANDIDATES(language)}:[/]")
+        for number, candidate in enumerate(part.candidates, 1):
+            console.print(f"  {number}. {get_cause(candidate).title(language)} ({candidate})", markup=False)
+    if part is not None and part.check is not None:
+        console.print(f"[bold]{_t.EXPLAIN_CHECK(language)}:[/] ", end="")
+        console.print(part.check.text(language), markup=False)
+    console.print(f"[bold]{_t.WHAT_TO_DO(language)}:[/]")
+    for number, step in enumerate(info.remedy_text(language), 1):
+        console.print(f"  {number}. {step}", markup=False)
+    if part is not None:
+        console.print(f"[bold]{_t.EXPLAIN_RUN(language)}:[/]")
+        console.print(f"  {diagnose_command(part, language)}", markup=False)
+    if result.matched_pattern_source:
+        console.print(f"[dim]{_t.EXPLAIN_SOURCE(language)}:[/] ", end="")
+        console.print(result.matched_pattern_source, markup=False, style="dim")
 
 
 # A pasted reply starts with "-ERR", which click would read as an option: unknown
@@ -44,23 +93,8 @@ def command(text: tuple[str, ...], as_json: bool, lang: str | None) -> None:
     Explain a server reply or a mail program's error message."""
     language = resolve_lang(lang)
     result = explain(" ".join(text))
-    payload = _payload(result.cause, language, result.matched_pattern_source)
     if as_json:
-        click.echo(json_text(payload))
+        click.echo(json_text(_payload(result, language)))
     else:
-        console = make_console()
-        if result.cause is None:
-            console.print(f"[bold yellow]{_t.EXPLAIN_UNKNOWN(language)}[/]")
-            console.print(_t.EXPLAIN_ADVICE(language), markup=False)
-        else:
-            info = get_cause(result.cause)
-            console.print(f"[bold]{_t.CAUSE(language)}:[/] ", end="")
-            console.print(f"{info.title(language)} ({result.cause})", markup=False)
-            console.print(info.explanation_text(language), markup=False)
-            console.print(f"[bold]{_t.WHAT_TO_DO(language)}:[/]")
-            for number, step in enumerate(info.remedy_text(language), 1):
-                console.print(f"  {number}. {step}", markup=False)
-            if result.matched_pattern_source:
-                console.print(f"[dim]{_t.EXPLAIN_SOURCE(language)}:[/] ", end="")
-                console.print(result.matched_pattern_source, markup=False, style="dim")
+        _print_text(result, language)
     raise SystemExit(0 if result.cause is not None else 1)

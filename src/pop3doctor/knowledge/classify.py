@@ -121,6 +121,20 @@ def _split(text: str) -> tuple[bool, ResponseCode | None, str]:
     return False, None, stripped
 
 
+def quotes_server_reply(text: str) -> bool:
+    """Whether *text* holds a server's status line or a known ``[CODE]``.
+
+    A mail program's message that quotes the server ("... The server responded:
+    -ERR [AUTH] ...") is then explained by the server's words, which say more
+    than the program's.
+    """
+    stripped = text.strip()
+    if parse_status_line(stripped) is not None or _EMBEDDED_STATUS.search(stripped):
+        return True
+    bracket = _BRACKET_CODE.search(stripped)
+    return bracket is not None and str(ResponseCode.parse(bracket.group(1))) in KNOWN_CODES
+
+
 def classify_detail(
     text: str,
     *,
