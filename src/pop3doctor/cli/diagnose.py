@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from pop3doctor.cli.client_steps import client_option, print_steps, steps_payload
 from pop3doctor.cli.console import make_console
 from pop3doctor.cli.diagnose_accounts import refuse_per_account_options, run_accounts
 from pop3doctor.cli.discover import settings_for_diagnose
@@ -53,6 +54,7 @@ async def _run(
     reference: str | None = None,
     email: str | None = None,
     deadline: float | None = None,
+    client: str | None = None,
 ) -> int:
     console = make_console(stderr=as_json)
     report = Report(settings)
@@ -70,9 +72,11 @@ async def _run(
         if not as_json:
             render_finding(console, finding, lang)
     if as_json:
-        sys.stdout.write(json_text(report.to_dict(lang), indent=2, default=str) + "\n")
+        payload = report.to_dict(lang) | steps_payload(report.cause, client, lang)
+        sys.stdout.write(json_text(payload, indent=2, default=str) + "\n")
     else:
         render_verdict(console, report, lang)
+        print_steps(console, report.cause, client, lang)
     if report_path:
         try:
             Path(report_path).write_text(render_markdown(report, lang), encoding="utf-8")
@@ -156,6 +160,7 @@ def _check_report_path(path: str, lang: Lang) -> None:
     metavar="N",
     help=f"with --config: check up to N accounts at once (default {DEFAULT_JOBS}, {MIN_JOBS}..{MAX_JOBS})",
 )
+@client_option
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -181,6 +186,7 @@ def command(
     address: str | None = None,
     config_path: Path | None = None,
     jobs: int | None = None,
+    client: str | None = None,
 ) -> None:
     """受信できない原因を段階ごとに調べ、直し方を示します。
     Check every stage from name lookup to a real download, and say what to change."""
@@ -237,6 +243,7 @@ def command(
             reference=reference,
             email=email,
             deadline=deadline,
+            client=client,
         )
     )
     sys.exit(code)

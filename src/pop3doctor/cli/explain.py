@@ -10,10 +10,12 @@ import shlex
 
 import click
 
+from pop3doctor.cli.client_steps import client_option, print_steps, steps_payload
 from pop3doctor.cli.console import make_console
 from pop3doctor.escaping import json_text
 from pop3doctor.i18n import Lang, catalog, resolve_lang
 from pop3doctor.knowledge.causes import get_cause
+from pop3doctor.knowledge.client_steps import program_for_client
 from pop3doctor.knowledge.explain import ClientPart, Explanation, explain
 
 _t = catalog("cli")
@@ -25,7 +27,14 @@ def diagnose_command(part: ClientPart, lang: Lang) -> str:
     return f"pop3doctor diagnose --host {host} --user <{_t.EXPLAIN_USER_PLACEHOLDER(lang)}>"
 
 
-def _payload(result: Explanation, lang: Lang) -> dict[str, object]:
+def chosen_program(result: Explanation, client: str | None) -> str | None:
+    """--client wins; otherwise the program the pasted message identified, if we have steps for it."""
+    if client is not None:
+        return client
+    return program_for_client(result.client.client) if result.client is not None else None
+
+
+def _payload(result: Explanation, lang: Lang, program: str | None = None) -> dict[str, object]:
     cause = result.cause
     if cause is None:
         return {"cause": None, "title": None, "remedy": [_t.EXPLAIN_ADVICE(lang)], "source": None}
@@ -43,10 +52,10 @@ def _payload(result: Explanation, lang: Lang) -> dict[str, object]:
         payload["candidates"] = [{"cause": c, "title": get_cause(c).title(lang)} for c in part.candidates]
         payload["check"] = part.check.text(lang) if part.check is not None else None
         payload["command"] = diagnose_command(part, lang)
-    return payload
+    return payload | steps_payload(cause, program, lang)
 
 
-def _print_text(result: Explanation, language: Lang) -> None:
+def _print_text(result: Explanation, language: Lang, program: str | None = None) -> None:
     console = make_console()
     if result.cause is None:
         console.print(f"[bold yellow]{_t.EXPLAIN_UNKNOWN(language)}[/]")
@@ -70,6 +79,7 @@ def _print_text(result: Explanation, language: Lang) -> None:
     console.print(f"[bold]{_t.WHAT_TO_DO(language)}:[/]")
     for number, step in enumerate(info.remedy_text(language), 1):
         console.print(f"  {number}. {step}", markup=False)
+    print_steps(console, result.cause, program, language)
     if part is not None:
         console.print(f"[bold]{_t.EXPLAIN_RUN(language)}:[/]")
         console.print(f"  {diagnose_command(part, language)}", markup=False)
@@ -88,13 +98,15 @@ def _print_text(result: Explanation, language: Lang) -> None:
 @click.argument("text", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option("--lang", type=click.Choice(["ja", "en"]), default=None, help="ja or en.")
-def command(text: tuple[str, ...], as_json: bool, lang: str | None) -> None:
+@client_option
+def command(text: tuple[str, ...], as_json: bool, lang: str | None, client: str | None = None) -> None:
     """サーバーの応答やメールソフトのエラー文の意味を説明します。
     Explain a server reply or a mail program's error message."""
     language = resolve_lang(lang)
     result = explain(" ".join(text))
+    program = chosen_program(result, client)
     if as_json:
-        click.echo(json_text(_payload(result, language)))
+        click.echo(json_text(_payload(result, language, program)))
     else:
-        _print_text(result, language)
+        _print_text(result, language, program)
     raise SystemExit(0 if result.cause is not None else 1)
