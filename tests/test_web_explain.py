@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+import trustme
 
 from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.knowledge.client_messages import checks
+from pop3doctor.lab import LabServer
 from pop3doctor.web import RunOptions, create_app
 from pop3doctor.web.server import serve_in_thread
 
@@ -154,4 +156,46 @@ def test_an_empty_paste_says_so_in_the_page(open_page: Callable[..., Page]) -> N
     error = page.locator("#explain-error:not([hidden])")
     error.wait_for()
     assert "貼り付けてから" in error.inner_text()
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_the_explanation_starts_the_check_that_tells_its_candidates_apart(
+    open_page: Callable[..., Page], screenshot: Callable[[Page, str], object], lab_ca: trustme.CA
+) -> None:
+    # Outlook said 0x800CCC92 (login rejected: four candidates); the check decides which.
+    page = open_page("en")
+    with LabServer("wrong-password", ca=lab_ca).run_in_thread() as lab:
+        assert lab.tls_port is not None
+        page.get_by_role("textbox", name=EMAIL["en"], exact=True).fill("alice@example.jp")
+        page.get_by_role("textbox", name="Password", exact=True).fill(lab.password)
+        page.get_by_text("Server settings (advanced)").click()
+        page.get_by_role("textbox", name="Port", exact=True).fill(str(lab.tls_port))
+        page.get_by_role("textbox", name="User name (account)", exact=True).fill(lab.user)
+        message = (
+            f"Task '{lab.host} - Receiving' reported error (0x800CCC92) : 'Your e-mail server rejected your login.'"
+        )
+        page.get_by_role("textbox", name=PASTE_LABEL["en"], exact=True).fill(message)
+        page.get_by_role("button", name=EXPLAIN["en"], exact=True).click()
+        page.locator("#explanation:not([hidden])").wait_for()
+        candidates = page.locator("#explained-candidates").inner_text()
+        assert get_cause("auth-failed").title.en in candidates
+        assert get_cause("app-password-required").title.en in candidates
+        page.get_by_role("button", name=START["en"], exact=True).click()
+        page.locator("#verdict:not([hidden])").wait_for()
+    assert page.get_by_role("textbox", name=HOST["en"], exact=True).input_value() == lab.host
+    assert page.locator("#verdict").get_attribute("data-cause") == "auth-failed"
+    screenshot(page, "web-explain-then-check-en")
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_pasted_markup_is_shown_as_text(open_page: Callable[..., Page]) -> None:
+    page = open_page("en")
+    log = 'noise\n-ERR [AUTH] Authentication failed. <img src=x onerror="window.owned=1"><b>bold</b>\nmore\n'
+    page.get_by_role("textbox", name=PASTE_LABEL["en"], exact=True).fill(log)
+    page.get_by_role("button", name=EXPLAIN["en"], exact=True).click()
+    page.locator("#explanation:not([hidden])").wait_for()
+    assert "<b>bold</b>" in page.locator("#explained-read").inner_text()
+    assert page.locator("#explanation img, #explanation b").count() == 0
+    assert page.evaluate("window.owned") is None
+    assert page.locator("#explained-lines").inner_text() == "2"
     assert page.js_errors == []  # type: ignore[attr-defined]
