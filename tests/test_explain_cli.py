@@ -113,7 +113,7 @@ def pop3doctor(*args: str, stdin: bytes | None = b"") -> subprocess.CompletedPro
 
 
 def test_dash_h_first_is_help_in_both_forms() -> None:
-    for args in (["-h"], ["-h", "--lang", "ja"], ["--help"]):
+    for args in (["-h"], ["-h", "--lang", "ja"], ["--lang", "ja", "-h"], ["--help"]):
         res = run(*args)
         assert res.exit_code == 0, res.output
         assert res.output.startswith("Usage: ") and "--file" in res.output and "Explain" in res.output
@@ -130,7 +130,7 @@ def test_dash_h_inside_pasted_text_is_text() -> None:
 
 
 def test_text_from_stdin_when_no_argument_or_dash() -> None:
-    for args in ([], ["-"]):
+    for args in ([], ["-"], ["--file", "-"]):
         res = CliRunner().invoke(cli, ["explain", *args, "--json", "--lang", "en"], input=OUTLOOK_NOT_FOUND + "\n")
         assert res.exit_code == 0, res.output
         data = json.loads(res.output)

@@ -128,6 +128,8 @@ def _read_input(text: tuple[str, ...], file: str | None, lang: Lang) -> tuple[st
     when there is none, 66 when the file cannot be read."""
     if text and file is not None:
         raise click.UsageError(_t.EXPLAIN_TEXT_AND_FILE(lang))
+    if file == "-":
+        return _decode(_read_limited(sys.stdin.buffer)), _t.EXPLAIN_STDIN(lang)
     if file is not None:
         try:
             with open(file, "rb") as stream:
@@ -176,13 +178,17 @@ def _read_note(reading: PasteReading, source: str, lang: Lang) -> str | None:
               help="貼り付けたログのファイル / read a pasted log from PATH (its most telling line is explained).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.option("--lang", type=click.Choice(["ja", "en"]), default=None, help="ja or en.")
-def command(text: tuple[str, ...], file: str | None, as_json: bool, lang: str | None) -> None:
+@click.pass_context
+def command(ctx: click.Context, text: tuple[str, ...], file: str | None, as_json: bool, lang: str | None) -> None:
     """サーバーの応答やメールソフトのエラー文の意味を説明します。
     Explain a server reply or a mail program's error message.
 
     テキストは引数、--file、標準入力（"-" または パイプ）で渡せます。
     The text comes as arguments, from --file PATH, or on standard input ("-" or a pipe).
     """
+    if text == ("-h",):  # "explain --lang ja -h": nothing else to explain, so help was meant
+        click.echo(ctx.get_help(), color=ctx.color)
+        ctx.exit(0)
     language = resolve_lang(lang)
     pasted, source = _read_input(text, file, language)
     if not pasted.strip():
