@@ -161,7 +161,7 @@ def _explain_crashes(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(text: str) -> object:
         raise RuntimeError("MARKER-internal-detail")
 
-    monkeypatch.setattr(explain_command, "explain", broken)
+    monkeypatch.setattr(explain_command, "explain_paste", broken)
 
 
 def _run_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:

@@ -24,6 +24,7 @@ _t = catalog("cli")
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_USAGE = 64  # sysexits.h EX_USAGE
+EX_NOINPUT = 66  # sysexits.h: an input file the user named cannot be read (explain --file)
 EX_SOFTWARE = 70  # sysexits.h: an internal error (a bug of ours), never a verdict about the server
 EX_CANTCREAT = 73  # sysexits.h: an output file (--report) cannot be created
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
@@ -34,6 +35,12 @@ class CannotCreate(click.ClickException):
     """An output file the user named cannot be written: its ja/en message, exit 73."""
 
     exit_code = EX_CANTCREAT
+
+
+class CannotRead(click.ClickException):
+    """An input file the user named cannot be read: its ja/en message, exit 66."""
+
+    exit_code = EX_NOINPUT
 
 
 def connection_options(func: F) -> F:

@@ -8,6 +8,9 @@ Routes:
   ``{"run": id, "events": url}``, or ``{"error": {ja, en}, "field": name}`` with 400
   (fix the field), 403 (stale page / bad token), 409 (this page already runs a check)
   or 503 with ``Retry-After`` (the server-wide cap of running checks is reached).
+- ``POST /api/explain``: a pasted error message (``text`` + ``page`` + ``csrf``) explained:
+  cause, candidates, the check that tells them apart, the server name to check; 400 when
+  the paste is empty, 403 for a stale page / bad token.  Runs nothing on the network.
 - ``GET /api/check/{run}/events``: the run as server-sent events: ``settings``,
   ``finding`` (one per completed stage), then ``done`` or ``failed``.
 - ``/static/...``: the page's script and style, shipped in the package (no CDN).
@@ -22,6 +25,7 @@ from collections.abc import AsyncIterator
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -33,15 +37,20 @@ from pop3doctor import __version__
 from pop3doctor.diagnosis.text import SECURITY_LABELS
 from pop3doctor.escaping import json_text
 from pop3doctor.i18n import LANGS, Lang, Msg
+from pop3doctor.knowledge.explain import explain_paste
 from pop3doctor.web import events
+from pop3doctor.web.explain import explain_event
 from pop3doctor.web.form import FormError, parse_check_form
 from pop3doctor.web.guard import HostGuard, PageTokens, is_loopback_origin
 from pop3doctor.web.lang import from_accept_language
 from pop3doctor.web.runs import RunOptions, RunRegistry, start_run
-from pop3doctor.web.text import BUSY, SERVER_BUSY, STALE_PAGE, UI
+from pop3doctor.web.text import BUSY, EXPLAIN_EMPTY, SERVER_BUSY, STALE_PAGE, UI
 
 #: Form fields longer than this are refused before parsing: nothing legitimate is that long.
 MAX_FIELD = 1024
+
+#: A pasted message or log may be longer than a setting: this much is read (its end is what matters).
+MAX_PASTE = 64 * 1024
 
 #: Seconds a refused page is asked to wait (503 ``Retry-After``): a diagnosis
 #: that fails fast is done in a few seconds.
@@ -125,6 +134,26 @@ class WebApp:
         page.run_id = run.run_id
         return JSONResponse({"run": run.run_id, "events": f"/api/check/{run.run_id}/events"})
 
+    async def explain(self, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if origin is not None and not is_loopback_origin(origin, request.headers.get("host", "")):
+            return _error(403, STALE_PAGE)
+        async with request.form(max_files=0, max_fields=4, max_part_size=MAX_PASTE * 4) as form:
+            fields: dict[str, str] = {}
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    return _error(400, STALE_PAGE)
+                fields[key] = value
+        if self.pages.check(fields.get("page", ""), fields.get("csrf", "")) is None:
+            return _error(403, STALE_PAGE)
+        pasted = fields.get("text", "")[-MAX_PASTE:]
+        if not pasted.strip():
+            return _error(400, EXPLAIN_EMPTY, "paste")
+        # A pasted log is classified line by line (about 0.1 ms a line): off the event loop,
+        # so the running checks' event streams keep flowing meanwhile.
+        reading = await run_in_threadpool(explain_paste, pasted)
+        return JSONResponse(explain_event(reading))
+
     async def stream(self, request: Request) -> Response:
         run = self.runs.get(request.path_params["run_id"])
         if run is None:
@@ -152,6 +181,7 @@ def create_app(options: RunOptions | None = None) -> ASGIApp:
         routes=[
             Route("/", web.index, methods=["GET"]),
             Route("/api/check", web.check, methods=["POST"]),
+            Route("/api/explain", web.explain, methods=["POST"]),
             Route("/api/check/{run_id}/events", web.stream, methods=["GET"]),
             Mount("/static", StaticFiles(packages=[("pop3doctor.web", "static")]), name="static"),
         ]

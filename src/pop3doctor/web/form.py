@@ -50,6 +50,11 @@ class FormError(ValueError):
         self.message = message
 
 
+def valid_host(host: str) -> bool:
+    """True when ``host`` could be typed into the server field (a name a pasted message quoted)."""
+    return bool(_HOST.match(host))
+
+
 def _port(value: str, field: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 65535:
         raise FormError(field, t.BAD_PORT)

@@ -142,6 +142,87 @@
     startCheck();
   });
 
+  // -- a pasted error message ---------------------------------------------------
+  const explainForm = $("explain-form");
+  let explained = null; // the last explanation (its "host" prefills the check)
+
+  function showExplainError(pair) {
+    const box = $("explain-error");
+    box.hidden = !pair;
+    fill(box, pair);
+    if (pair) $("paste").setAttribute("aria-invalid", "true");
+    else $("paste").removeAttribute("aria-invalid");
+  }
+
+  function listOf(el, items, pairOf) {
+    el.replaceChildren();
+    for (const item of items) {
+      const li = document.createElement("li");
+      li.appendChild(bi(pairOf(item)));
+      el.appendChild(li);
+    }
+  }
+
+  function showExplanation(d) {
+    explained = d;
+    $("explained-client-row").hidden = !d.client_name;
+    fill($("explained-client"), d.client_name);
+    $("explained-unknown").hidden = !d.unknown;
+    fill($("explained-unknown"), d.unknown);
+    $("explained-cause-block").hidden = !d.title;
+    fill($("explained-title"), d.title);
+    fill($("explained-explanation"), d.explanation);
+    listOf($("explained-candidates"), d.candidates, (c) => c.title);
+    $("explained-candidates-block").hidden = d.candidates.length === 0;
+    $("explained-check-block").hidden = !d.check;
+    fill($("explained-check"), d.check);
+    listOf($("explained-steps"), d.remedy, (step) => step);
+    $("explained-fix-block").hidden = d.remedy.length === 0;
+    $("explained-read-row").hidden = !d.read;
+    $("explained-lines").textContent = d.read ? d.read.lines.join(", ") : "";
+    $("explained-read").textContent = d.read ? d.read.text : "";
+    $("explanation").hidden = false;
+    $("explanation").focus();
+  }
+
+  explainForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    showExplainError(null);
+    try {
+      const response = await fetch(explainForm.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(explainForm)),
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+      const answer = await response.json();
+      if (!response.ok) {
+        showExplainError(answer.error || UI.error_generic);
+        return;
+      }
+      showExplanation(answer);
+    } catch (err) {
+      showExplainError(UI.error_connection);
+    }
+  });
+
+  // Start the check with the message in mind: the server it named goes into the form,
+  // and the check starts once the address and password are there.
+  $("explained-start").addEventListener("click", () => {
+    if (explained && explained.host) {
+      $("host").value = explained.host;
+      $("advanced").open = true;
+    }
+    for (const id of ["email", "password"]) {
+      if (!$(id).value) {
+        $(id).scrollIntoView({ block: "center" });
+        $(id).focus();
+        return;
+      }
+    }
+    startCheck();
+  });
+
   // -- the run's events -------------------------------------------------------
   function follow(url) {
     if (source) source.close();
