@@ -204,3 +204,20 @@ def test_text_output_lists_candidates_check_and_the_command() -> None:
 def test_a_server_reply_alone_keeps_the_old_json_shape() -> None:
     data = run_json("-ERR [AUTH] Authentication failed.", "en")
     assert set(data) == {"cause", "title", "remedy", "source"}
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("en", "Sending of password for user taro did not succeed. "
+               "Mail server pop.example.com responded: Authentication failed."),
+        ("ja", "ユーザー名を送信できませんでした。 "
+               "メールサーバー pop.example.com からの応答: [AUTH] Authentication failed."),
+    ],
+)
+def test_the_server_thunderbird_names_where_it_quotes_the_reply_goes_into_the_command(lang: str, text: str) -> None:
+    """When the quoted reply decides, the command still carries the server the message names."""
+    result = CliRunner().invoke(cli, ["explain", "--json", "--lang", lang, text])
+    data = json.loads(result.output)
+    assert data["cause"] == "auth-failed" and data["client"] == "thunderbird"
+    assert data["command"].startswith("pop3doctor diagnose --host pop.example.com "), data["command"]

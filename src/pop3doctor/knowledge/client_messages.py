@@ -144,4 +144,11 @@ def match_client_message(text: str) -> ClientMatch | None:
 
 def _quoted_server(text: str) -> str | None:
     found = _QUOTED_SERVER.search(text)
-    return (found.group("a") or found.group("b")) if found else None
+    if found:
+        return found.group("a") or found.group("b")
+    # Thunderbird names the server where it quotes the reply ("Mail server X responded: ...").
+    for regex in _server_said():
+        said = regex.search(text)
+        if said is not None and said.groupdict().get("host"):
+            return said.group("host")
+    return None
