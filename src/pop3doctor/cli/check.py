@@ -35,20 +35,24 @@ import click
 
 from pop3doctor import __version__
 from pop3doctor.cli.check_verdict import Problem, Reading, read_report, read_server_info
-from pop3doctor.cli.options import auth_option, connection_options_but_timeout, read_password, security_and_port
+from pop3doctor.cli.options import (
+    auth_option,
+    check_reference,
+    connection_options_but_timeout,
+    read_password,
+    security_and_port,
+)
 from pop3doctor.cli.plugin_format import PerfDatum, Range, State, check_range, number, status_line, worst
 from pop3doctor.diagnosis.auto_security import auto_security
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
 from pop3doctor.diagnosis.text import SECURITY_LABELS, STAGE_NAMES
-from pop3doctor.diagnosis.triangulation import parse_reference
 from pop3doctor.endpoint import Security
 from pop3doctor.i18n import Lang, catalog, resolve_lang
 from pop3doctor.knowledge.causes import get_cause
 from pop3doctor.units import human_size
 
 _t = catalog("check")
-_cli = catalog("cli")
 
 #: The service name that starts the status line, as check_pop's "POP OK".
 SERVICE = "POP3"
@@ -149,15 +153,6 @@ def _range(ctx: click.Context, param: click.Parameter, value: str | None) -> Ran
         raise click.BadParameter(_t.CHECK_BAD_RANGE(resolve_lang(ctx.params.get("lang")), value=value)) from None
 
 
-def _reference(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None:
-        try:
-            parse_reference(value)
-        except ValueError:
-            raise click.BadParameter(_cli.DIAGNOSE_BAD_REFERENCE(resolve_lang(ctx.params.get("lang")))) from None
-    return value
-
-
 @click.command("check", cls=_PluginCommand, add_help_option=False)
 @click.option("-h", "--help", is_flag=True, expose_value=False, is_eager=True, callback=_show_help,
               help="このヘルプ（終了コード 3）/ show this help and exit 3 (UNKNOWN), as the guidelines ask")
@@ -184,7 +179,7 @@ def _reference(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("--no-login", is_flag=True,
               help="ログインしない（接続・TLS・証明書・応答のみ）/ no login: the probe's checks only (no password)")
 @click.option(
-    "--reference", metavar="HOST:PORT", callback=_reference,
+    "--reference", metavar="HOST:PORT", callback=check_reference,
     help="an endpoint that accepts TCP from anywhere; tells 'server down' from 'no internet'",
 )
 def command(

@@ -14,29 +14,25 @@ from pop3doctor.cli.client_steps import client_option, print_steps, steps_payloa
 from pop3doctor.cli.console import make_console
 from pop3doctor.cli.diagnose_accounts import refuse_per_account_options, run_accounts
 from pop3doctor.cli.discover import settings_for_diagnose
-from pop3doctor.cli.options import CannotCreate, auth_option, connection_options, read_password, security_and_port
+from pop3doctor.cli.options import (
+    CannotCreate,
+    auth_option,
+    check_reference,
+    connection_options,
+    read_password,
+    security_and_port,
+)
 from pop3doctor.cli.render import render_finding, render_verdict
 from pop3doctor.diagnosis.auto_security import auto_security
 from pop3doctor.diagnosis.many import DEFAULT_JOBS, MAX_JOBS, MIN_JOBS
 from pop3doctor.diagnosis.markdown import render_markdown
 from pop3doctor.diagnosis.model import Report, Settings
 from pop3doctor.diagnosis.runner import diagnose
-from pop3doctor.diagnosis.triangulation import parse_reference
 from pop3doctor.escaping import json_text
 from pop3doctor.i18n import Lang, catalog, resolve_lang
 
 _t = catalog("cli")
 _a = catalog("accounts")
-
-
-def _check_reference(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        parse_reference(value)
-    except ValueError:
-        raise click.BadParameter(_t.DIAGNOSE_BAD_REFERENCE(resolve_lang(ctx.params.get("lang")))) from None
-    return value
 
 
 
@@ -128,7 +124,7 @@ def _check_report_path(path: str, lang: Lang) -> None:
 @click.option(
     "--reference",
     metavar="HOST:PORT",
-    callback=_check_reference,
+    callback=check_reference,
     help="an endpoint that accepts TCP from anywhere; when the server does not answer, it tells "
     "'server down' from 'no internet' (default: none)",
 )

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pop3doctor.diagnosis.triangulation import parse_reference
 from pop3doctor.endpoint import AUTH_METHODS, DEFAULT_PORTS, Security, default_port, host_problem
 from pop3doctor.i18n import Lang, catalog, resolve_lang
 
@@ -57,7 +58,7 @@ def connection_options_but_timeout(func: F) -> F:
 
 def _connection_options(func: F, *, timeout: bool) -> F:
     decorators = [
-        click.option("--host", "-H", callback=_check_host, help="受信メールサーバー / incoming (POP3) server name"),
+        click.option("--host", "-H", callback=check_host, help="受信メールサーバー / incoming (POP3) server name"),
         click.option("--port", "-p", type=click.IntRange(1, 65535), help="port (default: 995 ssl, 110 starttls/plain)"),
         click.option(
             "--security",
@@ -107,13 +108,24 @@ auth_option = click.option(
 )
 
 
-def _check_host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def check_host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--host`` must be a name or IP literal that can be looked up (`host_problem`): exit 64 otherwise."""
     if value is None:
         return None
     problem = host_problem(value)
     if problem is not None:
         raise click.UsageError(problem(resolve_lang(ctx.params.get("lang"))), ctx=ctx)
+    return value
+
+
+def check_reference(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--reference HOST:PORT`` must parse (`parse_reference`): exit 64 otherwise."""
+    if value is None:
+        return None
+    try:
+        parse_reference(value)
+    except ValueError:
+        raise click.BadParameter(_t.DIAGNOSE_BAD_REFERENCE(resolve_lang(ctx.params.get("lang")))) from None
     return value
 
 

@@ -22,8 +22,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from pop3doctor.cli.console import make_console
+from pop3doctor.cli.options import check_host
 from pop3doctor.diagnosis.serverinfo import DEFAULT_TARGETS, CertReport, PortReport, ServerInfo, probe_server
-from pop3doctor.endpoint import DEFAULT_PORTS, Security, host_problem
+from pop3doctor.endpoint import DEFAULT_PORTS, Security
 from pop3doctor.escaping import json_text
 from pop3doctor.i18n import Lang, Msg, catalog, resolve_lang
 from pop3doctor.knowledge.causes import get_cause
@@ -225,13 +226,6 @@ def render(console: Console, info: ServerInfo, lang: Lang) -> None:
 # --- the command -----------------------------------------------------------------------
 
 
-def _check_host(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    problem = host_problem(value)
-    if problem is not None:
-        raise click.UsageError(problem(resolve_lang(ctx.params.get("lang"))), ctx=ctx)
-    return value
-
-
 def _check_dns_servers(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
     for spec in value:
         try:
@@ -245,7 +239,7 @@ def _check_dns_servers(ctx: click.Context, param: click.Parameter, value: tuple[
 @click.option(
     "--lang", type=click.Choice(["ja", "en"]), is_eager=True, help="言語 / language (default: from the locale)"
 )
-@click.argument("host", callback=_check_host)
+@click.argument("host", callback=check_host)
 @click.option("--port", "-p", type=click.IntRange(1, 65535), help="also probe this port (besides 995 and 110)")
 @click.option(
     "--security",
