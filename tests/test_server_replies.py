@@ -12,6 +12,8 @@ except a line that means something only as the answer to one command
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +50,6 @@ def test_the_diagnosis_and_explain_give_each_line_its_cause(entry: dict[str, Any
 
 
 def test_the_coverage_report_counts_every_line_per_server_source_and_cause() -> None:
-    import subprocess
-    import sys
-
     root = Path(__file__).resolve().parent.parent
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.wordings", "--json"], cwd=root, capture_output=True, text=True, timeout=120
